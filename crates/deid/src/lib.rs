@@ -1,0 +1,1 @@
+//! De-identification (DICOM PS3.15 Basic Profile) and keyed pseudonyms

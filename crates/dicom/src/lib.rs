@@ -1,0 +1,1 @@
+//! DICOM CT series reading (geometry, HU) and writing, built on dicom-rs

@@ -1,0 +1,1 @@
+//! One entry point to read any supported file or cohort folder into oncolens types
