@@ -56,6 +56,8 @@ pub struct ClinicalRecord {
 impl ClinicalRecord {
     /// The value of the marker with our short name `name` (e.g. `"ldh"`), if recorded.
     pub fn marker(&self, name: &str) -> Option<&Measurement> {
-        self.markers.iter().find(|m| m.name.as_deref() == Some(name))
+        self.markers
+            .iter()
+            .find(|m| m.name.as_deref() == Some(name))
     }
 }

@@ -158,11 +158,11 @@ impl Geometry {
     /// The 4x4 voxel-to-LPS affine (row-major), the LPS counterpart of a NIfTI affine.
     pub fn affine_lps(&self) -> [[f64; 4]; 4] {
         let mut a = [[0.0; 4]; 4];
-        for r in 0..3 {
-            for c in 0..3 {
-                a[r][c] = self.direction.0[r][c] * self.spacing_mm[c];
+        for (r, row) in a.iter_mut().take(3).enumerate() {
+            for (c, v) in row.iter_mut().take(3).enumerate() {
+                *v = self.direction.0[r][c] * self.spacing_mm[c];
             }
-            a[r][3] = self.origin_mm[r];
+            row[3] = self.origin_mm[r];
         }
         a[3][3] = 1.0;
         a
@@ -197,7 +197,10 @@ impl Geometry {
             return format!("size {:?} vs {:?}", self.size, other.size);
         }
         if self.spacing_mm != other.spacing_mm {
-            return format!("spacing {:?} mm vs {:?} mm", self.spacing_mm, other.spacing_mm);
+            return format!(
+                "spacing {:?} mm vs {:?} mm",
+                self.spacing_mm, other.spacing_mm
+            );
         }
         if self.origin_mm != other.origin_mm {
             return format!("origin {:?} mm vs {:?} mm", self.origin_mm, other.origin_mm);
@@ -234,7 +237,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_spacing_and_direction() {
-        assert!(Geometry::new([1, 1, 1], [0.0, 1.0, 1.0], [0.0; 3], Direction::identity()).is_err());
+        assert!(
+            Geometry::new([1, 1, 1], [0.0, 1.0, 1.0], [0.0; 3], Direction::identity()).is_err()
+        );
         let skew = Direction::from_row_major([1.0, 0.5, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
         assert!(Geometry::new([1, 1, 1], [1.0; 3], [0.0; 3], skew).is_err());
     }
@@ -243,7 +248,10 @@ mod tests {
     fn row_major_matches_simpleitk_order() {
         let d = Direction::from_axes([1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]);
         // columns are the axes: first row holds the x components of i, j, k.
-        assert_eq!(d.row_major(), [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0]);
+        assert_eq!(
+            d.row_major(),
+            [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0]
+        );
         assert_eq!(Direction::from_row_major(d.row_major()), d);
     }
 

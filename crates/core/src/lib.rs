@@ -15,7 +15,7 @@ pub mod label;
 pub mod volume;
 
 pub use case::{Case, CaseLabel, Cohort, CohortEntry, Modality, OmicsProfile, ReportText, SiteId};
-pub use clinical::{CodedConcept, ClinicalRecord, Measurement, Sex};
+pub use clinical::{ClinicalRecord, CodedConcept, Measurement, Sex};
 pub use error::CoreError;
 pub use geometry::{Direction, Geometry};
 pub use label::LabelMap;
