@@ -120,7 +120,6 @@ pub struct SynthSummary {
 
 /// Everything decided for one patient before any file is written (cheap, sequential, seeded).
 struct Plan {
-    index: usize,
     case_id: String,
     site: usize,
     seed: u64,
@@ -232,7 +231,6 @@ fn plan(config: &SynthConfig, profiles: &[SiteProfile]) -> Vec<Plan> {
                 has[0] = true;
             }
             plans.push(Plan {
-                index,
                 case_id: format!("case_{:04}", index + 1),
                 site,
                 seed: seed ^ 0xA5A5_A5A5,
@@ -273,7 +271,7 @@ pub fn generate(
         .map(|_| omics::site_batch(&mut cohort_rng))
         .collect();
 
-    let results: Vec<Result<(TruthRow, Option<Vec<f64>>, usize), SynthError>> = plans
+    let results: Vec<Result<PatientOutput, SynthError>> = plans
         .par_iter()
         .map(|p| {
             let r = write_patient(
@@ -292,7 +290,11 @@ pub fn generate(
     let mut expression: Vec<(String, Vec<f64>)> = Vec::new();
     let mut dicom_files = 0;
     for r in results {
-        let (row, omics_values, n_dicom) = r?;
+        let PatientOutput {
+            row,
+            omics: omics_values,
+            dicom_files: n_dicom,
+        } = r?;
         dicom_files += n_dicom;
         if let Some(v) = omics_values {
             expression.push((row.case_id.clone(), v));
@@ -308,6 +310,13 @@ pub fn generate(
         sites: profiles.iter().map(|p| p.id.clone()).collect(),
         dicom_files,
     })
+}
+
+/// What writing one patient produced.
+struct PatientOutput {
+    row: TruthRow,
+    omics: Option<Vec<f64>>,
+    dicom_files: usize,
 }
 
 /// The rendered image and masks of one patient.
@@ -403,7 +412,7 @@ fn write_patient(
     out: &Path,
     baselines: &[(f64, f64)],
     batch: &[f64],
-) -> Result<(TruthRow, Option<Vec<f64>>, usize), SynthError> {
+) -> Result<PatientOutput, SynthError> {
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let l = &p.latent;
     let dir = out.join(&site.id).join(&p.case_id);
@@ -577,8 +586,11 @@ fn write_patient(
         has_text: u8::from(p.has[2]),
         has_omics: u8::from(p.has[3]),
     };
-    let _ = p.index;
-    Ok((row, omics_values, n_dicom))
+    Ok(PatientOutput {
+        row,
+        omics: omics_values,
+        dicom_files: n_dicom,
+    })
 }
 
 fn write_tables(
