@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Ingest benchmark: load the same DICOM CT series with oncolens, pydicom+numpy and SimpleITK.
 # Usage: bench/ingest/run.sh [series-folder] [runs]
-# Default input: the LIDC-IDRI-0001 chest CT in /work/shared/data/lidc_idri_0001 (if present).
+# Default input: the LIDC-IDRI-0001 chest CT in ../shared/data/lidc_idri_0001 (if present).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-default=/work/shared/data/lidc_idri_0001
+default="$root/../shared/data/lidc_idri_0001"
 input="${1:-}"
 if [ -z "$input" ]; then
   if [ -d "$default" ]; then

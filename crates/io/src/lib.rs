@@ -1,1 +1,13 @@
-//! One entry point to read any supported file or cohort folder into oncolens types
+//! One entry point to read any supported file or cohort folder into oncolens types.
+//!
+//! The format crates (`oncolens-dicom`, `oncolens-nifti`, `oncolens-records`) each read one kind
+//! of file; this crate decides which reader a path needs ([`detect`]), summarises what was read
+//! ([`inspect()`]) and reads a whole cohort laid out as `oncolens synth` writes it ([`cohort`]).
+
+pub mod cohort;
+pub mod detect;
+pub mod inspect;
+
+pub use cohort::{CohortError, load_case, scan_cohort};
+pub use detect::{FileKind, detect};
+pub use inspect::{InspectError, Inspection, inspect};

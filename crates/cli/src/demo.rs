@@ -1,0 +1,341 @@
+//! `oncolens demo`: the main job on the bundled default.
+//!
+//! Today it generates (or reuses) the sample cohort, reads every file back through the real
+//! readers (DICOM, NIfTI, FHIR, report, omics), checks what was read against the generator's
+//! ground truth, and writes a per-case table and a per-site summary. Training, evaluation and
+//! explanations plug in after the read step as they land.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oncolens_core::{Case, Modality};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::progress;
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Output folder: the cohort goes to OUT/cohort, results to OUT.
+    #[arg(long, default_value = "demo-out")]
+    out: PathBuf,
+    /// Patients in the sample cohort.
+    #[arg(long, default_value_t = 60)]
+    patients: usize,
+    /// Sites in the sample cohort.
+    #[arg(long, default_value_t = 3)]
+    sites: usize,
+    /// Seed of the sample cohort.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// In-plane CT matrix of the sample cohort.
+    #[arg(long, default_value_t = 128)]
+    matrix: usize,
+}
+
+/// One row of `cases.csv`: what the readers recovered for one case.
+#[derive(Debug, Serialize)]
+struct CaseRow {
+    case_id: String,
+    site: String,
+    split: String,
+    malignant: String,
+    modalities: String,
+    size_xyz: String,
+    spacing_mm: String,
+    lesion_volume_ml: Option<f64>,
+    lesion_mean_hu: Option<f64>,
+    kidney_mean_hu: Option<f64>,
+    age_years: Option<f64>,
+    sex: Option<String>,
+    ldh_u_per_l: Option<f64>,
+    primary_site: Option<String>,
+    report_words: Option<usize>,
+    omics_genes: Option<usize>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct SiteSummary {
+    cases: usize,
+    malignant: usize,
+    with: BTreeMap<&'static str, usize>,
+    slice_thickness_mm: Vec<f64>,
+    mean_kidney_hu: f64,
+    mean_lesion_hu: f64,
+}
+
+fn mean_in_mask(case: &Case, lesion: bool) -> Option<f64> {
+    let image = case.image.as_ref()?;
+    let mask = if lesion {
+        case.lesion_mask.as_ref()?
+    } else {
+        case.organ_mask.as_ref()?
+    };
+    let (sum, n) = image
+        .data()
+        .iter()
+        .zip(mask.data().iter())
+        .filter(|(_, m)| **m > 0)
+        .fold((0.0f64, 0usize), |(s, n), (v, _)| {
+            (s + f64::from(*v), n + 1)
+        });
+    (n > 0).then(|| sum / n as f64)
+}
+
+fn row_for(case: &Case, split: Option<&str>) -> CaseRow {
+    let f3 = |v: [f64; 3]| format!("{:.3} {:.3} {:.3}", v[0], v[1], v[2]);
+    let clinical = case.clinical.as_ref();
+    CaseRow {
+        case_id: case.id.clone(),
+        site: case.site.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        split: split.unwrap_or("").to_owned(),
+        malignant: case.label.map(|l| l.0.to_string()).unwrap_or_default(),
+        modalities: case
+            .modalities()
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join("+"),
+        size_xyz: case
+            .image
+            .as_ref()
+            .map(|v| format!("{} {} {}", v.size()[0], v.size()[1], v.size()[2]))
+            .unwrap_or_default(),
+        spacing_mm: case
+            .image
+            .as_ref()
+            .map(|v| f3(v.spacing_mm()))
+            .unwrap_or_default(),
+        lesion_volume_ml: case.lesion_mask.as_ref().map(|m| m.volume_mm3(1) / 1000.0),
+        lesion_mean_hu: mean_in_mask(case, true),
+        kidney_mean_hu: mean_in_mask(case, false),
+        age_years: clinical.and_then(|c| c.age_years),
+        sex: clinical
+            .and_then(|c| c.sex)
+            .map(|s| format!("{s:?}").to_lowercase()),
+        ldh_u_per_l: clinical.and_then(|c| c.marker("ldh")).map(|m| m.value),
+        primary_site: clinical
+            .and_then(|c| c.primary_site.as_ref())
+            .map(|s| s.display.clone().unwrap_or_else(|| s.code.clone())),
+        report_words: case
+            .report
+            .as_ref()
+            .map(|r| r.text.split_whitespace().count()),
+        omics_genes: case.omics.as_ref().map(|o| o.genes.len()),
+    }
+}
+
+/// Ground-truth columns the readers must reproduce.
+#[derive(Debug, serde::Deserialize)]
+struct Truth {
+    case_id: String,
+    age_years: f64,
+    ldh_u_per_l: f64,
+    lesion_side: String,
+    lesion_volume_ml: Option<f64>,
+}
+
+fn ensure_cohort(args: &DemoArgs, cohort_dir: &Path) -> Result<()> {
+    let manifest = cohort_dir.join("cohort.json");
+    if manifest.is_file() {
+        let text = std::fs::read_to_string(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("parsing {}", manifest.display()))?;
+        let c = &v["config"];
+        let same = c["patients"] == args.patients
+            && c["sites"] == args.sites
+            && c["seed"] == args.seed
+            && c["matrix"] == args.matrix;
+        if !same {
+            bail!(
+                "{} holds a cohort made with other settings ({}); use another --out or delete it",
+                cohort_dir.display(),
+                c
+            );
+        }
+        eprintln!("reusing the sample cohort in {}", cohort_dir.display());
+        return Ok(());
+    }
+    let config = oncolens_synth::SynthConfig {
+        patients: args.patients,
+        sites: args.sites,
+        seed: args.seed,
+        matrix: args.matrix,
+        ..oncolens_synth::SynthConfig::default()
+    };
+    let summary = crate::synth_with_progress(&config, cohort_dir)?;
+    eprintln!(
+        "generated {} patients ({} malignant) in {}",
+        summary.patients,
+        summary.malignant,
+        cohort_dir.display()
+    );
+    Ok(())
+}
+
+pub fn run(args: &DemoArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let cohort_dir = args.out.join("cohort");
+    ensure_cohort(args, &cohort_dir)?;
+
+    let cohort = oncolens_io::scan_cohort(&cohort_dir)?;
+    let omics = match &cohort.omics_table {
+        Some(p) => Some(oncolens_records::omics::read_expression_table(p)?),
+        None => None,
+    };
+    let bar = progress::bar(cohort.entries.len() as u64, "reading cases");
+    let cases: Vec<(Case, Option<String>)> = cohort
+        .entries
+        .par_iter()
+        .map(|e| {
+            let case = oncolens_io::load_case(e, omics.as_ref());
+            bar.inc(1);
+            case.map(|c| (c, e.split.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    bar.finish_and_clear();
+
+    let rows: Vec<CaseRow> = cases
+        .iter()
+        .map(|(c, s)| row_for(c, s.as_deref()))
+        .collect();
+    let truth_path = cohort_dir.join("ground_truth.csv");
+    let truth: Vec<Truth> = csv::Reader::from_path(&truth_path)
+        .with_context(|| format!("reading {}", truth_path.display()))?
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {}", truth_path.display()))?;
+    let checks = check_against_truth(&rows, &truth);
+
+    let mut sites: BTreeMap<String, SiteSummary> = BTreeMap::new();
+    for ((case, _), row) in cases.iter().zip(&rows) {
+        let s = sites.entry(row.site.clone()).or_default();
+        s.cases += 1;
+        s.malignant += usize::from(row.malignant == "1");
+        for m in case.modalities() {
+            *s.with.entry(m.name()).or_default() += 1;
+        }
+        if let Some(img) = &case.image {
+            let t = img.spacing_mm()[2];
+            if !s.slice_thickness_mm.contains(&t) {
+                s.slice_thickness_mm.push(t);
+            }
+        }
+    }
+    for (site, s) in sites.iter_mut() {
+        let of_site = rows.iter().filter(|r| &r.site == site);
+        let mean = |vals: Vec<f64>| {
+            if vals.is_empty() {
+                f64::NAN
+            } else {
+                vals.iter().sum::<f64>() / vals.len() as f64
+            }
+        };
+        s.mean_kidney_hu = mean(of_site.clone().filter_map(|r| r.kidney_mean_hu).collect());
+        s.mean_lesion_hu = mean(of_site.filter_map(|r| r.lesion_mean_hu).collect());
+    }
+
+    let cases_csv = args.out.join("cases.csv");
+    let mut buf = Vec::new();
+    {
+        let mut w = csv::Writer::from_writer(&mut buf);
+        for r in &rows {
+            w.serialize(r)?;
+        }
+        w.flush()?;
+    }
+    oncolens_core::fs::write_atomic(&cases_csv, &buf)
+        .with_context(|| format!("writing {}", cases_csv.display()))?;
+    let summary = serde_json::json!({
+        "cohort": cohort_dir,
+        "cases": rows.len(),
+        "sites": sites,
+        "modalities": Modality::ALL.iter().map(|m| (m.name(), cases.iter().filter(|(c, _)| c.modalities().contains(m)).count())).collect::<BTreeMap<_, _>>(),
+        "checks_against_ground_truth": checks,
+    });
+    let summary_path = args.out.join("summary.json");
+    oncolens_core::fs::write_atomic(
+        &summary_path,
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )
+    .with_context(|| format!("writing {}", summary_path.display()))?;
+
+    println!("read {} cases from {} sites", rows.len(), sites.len());
+    println!(
+        "  site        cases  malignant  image  clinical  text  omics  slice mm  kidney HU  lesion HU"
+    );
+    for (id, s) in &sites {
+        let w = |m: &str| s.with.get(m).copied().unwrap_or(0);
+        println!(
+            "  {id:<10} {:>6} {:>10} {:>6} {:>9} {:>5} {:>6} {:>9} {:>10.1} {:>10.1}",
+            s.cases,
+            s.malignant,
+            w("image"),
+            w("clinical"),
+            w("text"),
+            w("omics"),
+            s.slice_thickness_mm
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+            s.mean_kidney_hu,
+            s.mean_lesion_hu
+        );
+    }
+    println!("checks against the generator's ground truth:");
+    for (name, c) in &checks {
+        println!("  {name:<28} {}/{}", c.passed, c.checked);
+    }
+    println!(
+        "wrote {} and {}",
+        cases_csv.display(),
+        summary_path.display()
+    );
+    if checks.values().any(|c| c.passed != c.checked) {
+        bail!(
+            "some values read back differ from the ground truth (see {})",
+            summary_path.display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Check {
+    checked: usize,
+    passed: usize,
+}
+
+fn check_against_truth(rows: &[CaseRow], truth: &[Truth]) -> BTreeMap<&'static str, Check> {
+    let mut checks: BTreeMap<&'static str, Check> = BTreeMap::new();
+    for r in rows {
+        let Some(t) = truth.iter().find(|t| t.case_id == r.case_id) else {
+            continue;
+        };
+        let mut record = |name: &'static str, ok: bool| {
+            let c = checks.entry(name).or_default();
+            c.checked += 1;
+            c.passed += usize::from(ok);
+        };
+        if let Some(age) = r.age_years {
+            record("age_from_fhir", (age - t.age_years).abs() < 0.5);
+        }
+        if let Some(ldh) = r.ldh_u_per_l {
+            record("ldh_from_fhir", (ldh - t.ldh_u_per_l).abs() < 0.006);
+        }
+        if let Some(site) = &r.primary_site {
+            record(
+                "lesion_side_from_fhir",
+                site.to_lowercase().contains(&t.lesion_side),
+            );
+        }
+        if let (Some(v), Some(tv)) = (r.lesion_volume_ml, t.lesion_volume_ml) {
+            record("lesion_volume_from_nifti", (v - tv).abs() < 1e-6);
+        }
+    }
+    checks
+}

@@ -1,0 +1,14 @@
+//! Progress bars on standard error (hidden automatically when it is not a terminal).
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub fn bar(len: u64, message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style =
+        ProgressStyle::with_template("{msg:>22} [{bar:32}] {pos}/{len} ({elapsed}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(message);
+    bar
+}

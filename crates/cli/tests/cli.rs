@@ -1,0 +1,218 @@
+//! End-to-end tests of the `oncolens` binary at tiny size.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn oncolens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oncolens"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn synth(out: &Path) {
+    let o = oncolens(&[
+        "synth",
+        "--out",
+        out.to_str().unwrap(),
+        "--patients",
+        "5",
+        "--sites",
+        "2",
+        "--matrix",
+        "32",
+        "--seed",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn help_lists_every_command() {
+    let o = oncolens(&["--help"]);
+    assert!(o.status.success());
+    for cmd in ["demo", "synth", "inspect", "deid"] {
+        assert!(stdout(&o).contains(cmd), "--help does not mention {cmd}");
+    }
+    for cmd in ["demo", "synth", "inspect", "deid"] {
+        let o = oncolens(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd} --help failed");
+    }
+}
+
+#[test]
+fn inspect_json_has_the_contract_keys_for_dicom_nifti_and_fhir() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    synth(&cohort);
+    let case = std::fs::read_dir(cohort.join("site_a"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("ct").is_dir() && p.join("fhir.json").is_file())
+        .expect("a case with image and clinical record");
+
+    let o = oncolens(&["inspect", "--json", case.join("ct").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["kind"], "image");
+    assert_eq!(v["modality"], "CT");
+    assert_eq!(v["size"].as_array().unwrap().len(), 3);
+    assert_eq!(v["size"][0], 32);
+    assert_eq!(v["direction"].as_array().unwrap().len(), 9);
+    for k in ["spacing_mm", "origin_mm"] {
+        assert_eq!(v[k].as_array().unwrap().len(), 3, "{k}");
+    }
+    for k in ["min", "max", "mean", "std"] {
+        assert!(v["hu"][k].is_number(), "hu.{k}");
+    }
+    assert!(
+        v["hu"]["min"].as_f64().unwrap() < -900.0,
+        "air should be near -1000 HU"
+    );
+
+    let o = oncolens(&[
+        "inspect",
+        "--json",
+        case.join("lesion_mask.nii.gz").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(m["size"], v["size"]);
+    for i in 0..3 {
+        let a = m["origin_mm"][i].as_f64().unwrap();
+        let b = v["origin_mm"][i].as_f64().unwrap();
+        assert!((a - b).abs() < 1e-3, "mask origin {a} vs image origin {b}");
+    }
+    assert_eq!(m["hu"]["max"], 1.0);
+
+    let o = oncolens(&[
+        "inspect",
+        "--json",
+        case.join("fhir.json").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(f["kind"], "fhir_bundle");
+    assert!(f["record"]["age_years"].is_number());
+
+    let o = oncolens(&["inspect", cohort.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("5 cases in 2 sites"), "{}", stdout(&o));
+}
+
+#[test]
+fn inspect_never_prints_patient_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    synth(&cohort);
+    for entry in walk(&cohort) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name == "fhir.json" || name == "ct") {
+            continue;
+        }
+        let o = oncolens(&["inspect", "--json", entry.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o) + &stderr(&o);
+        assert!(
+            !text.contains("SYN"),
+            "an MRN leaked into inspect output: {text}"
+        );
+        assert!(
+            !text.contains("birthDate") && !text.contains("^"),
+            "identity leaked: {text}"
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
+        let p = e.path();
+        out.push(p.clone());
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+    }
+    out
+}
+
+#[test]
+fn errors_name_the_file_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.nii.gz");
+    let o = oncolens(&["inspect", missing.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nope.nii.gz"), "{}", stderr(&o));
+
+    let bad = dir.path().join("broken.json");
+    std::fs::write(&bad, "{\"resourceType\": \"Bundle\", \"entry\": [").unwrap();
+    let o = oncolens(&["inspect", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("broken.json"), "{}", stderr(&o));
+
+    let nii = dir.path().join("trunc.nii");
+    std::fs::write(&nii, [0u8; 100]).unwrap();
+    let o = oncolens(&["inspect", nii.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("trunc.nii"), "{}", stderr(&o));
+
+    let full = dir.path().join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("mine.txt"), "keep").unwrap();
+    let o = oncolens(&[
+        "synth",
+        "--out",
+        full.to_str().unwrap(),
+        "--patients",
+        "2",
+        "--sites",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(full.join("mine.txt")).unwrap(),
+        "keep"
+    );
+}
+
+#[test]
+fn demo_runs_end_to_end_at_tiny_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let args = [
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--patients",
+        "6",
+        "--sites",
+        "2",
+        "--matrix",
+        "32",
+    ];
+    let o = oncolens(&args);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["cases"], 6);
+    let checks = summary["checks_against_ground_truth"].as_object().unwrap();
+    assert!(checks.contains_key("age_from_fhir"));
+    for (name, c) in checks {
+        assert_eq!(c["checked"], c["passed"], "{name}");
+    }
+    assert!(out.join("cases.csv").is_file());
+    // A second run reuses the cohort.
+    let o = oncolens(&args);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("reusing"), "{}", stderr(&o));
+}
