@@ -29,6 +29,25 @@ enum Command {
     /// Read a DICOM file/folder, NIfTI file, FHIR bundle, report, expression table or cohort
     /// folder and print what was read.
     Inspect(InspectArgs),
+    /// De-identify a cohort folder: DICOM by the PS3.15 Basic Profile, FHIR bundles and reports
+    /// scrubbed, one keyed pseudonym per patient across every modality.
+    Deid(DeidArgs),
+}
+
+#[derive(clap::Args)]
+struct DeidArgs {
+    /// Cohort folder to read.
+    #[arg(long)]
+    input: PathBuf,
+    /// Output folder (created; must be empty).
+    #[arg(long)]
+    out: PathBuf,
+    /// File holding the secret pseudonym key as hex (else ONCOLENS_PSEUDONYM_KEY is used).
+    #[arg(long, conflicts_with = "new_key")]
+    key_file: Option<PathBuf>,
+    /// Generate a fresh key, write it to this file (it must not exist) and use it.
+    #[arg(long)]
+    new_key: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -106,12 +125,83 @@ fn run_inspect(args: &InspectArgs) -> Result<()> {
     Ok(())
 }
 
+pub(crate) fn write_new_key(path: &std::path::Path) -> Result<oncolens_deid::PseudonymKey> {
+    if path.exists() {
+        anyhow::bail!(
+            "{} already exists; refusing to overwrite a key",
+            path.display()
+        );
+    }
+    let key = oncolens_deid::PseudonymKey::generate();
+    oncolens_core::fs::write_atomic(path, format!("{}\n", key.to_hex()).as_bytes())
+        .with_context(|| format!("writing the key to {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting permissions of {}", path.display()))?;
+    }
+    Ok(key)
+}
+
+pub(crate) fn deid_with_progress(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    key: &oncolens_deid::PseudonymKey,
+) -> Result<oncolens_io::deid::DeidCohortSummary> {
+    let cohort = oncolens_io::scan_cohort(input)?;
+    let bar = progress::bar(cohort.entries.len() as u64, "de-identifying cases");
+    let summary = oncolens_io::deid::deidentify_cohort(input, out, key, &|| bar.inc(1))
+        .with_context(|| format!("de-identifying {} into {}", input.display(), out.display()))?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+fn run_deid(args: &DeidArgs) -> Result<()> {
+    let key = match (&args.key_file, &args.new_key) {
+        (Some(path), _) => oncolens_deid::PseudonymKey::from_file(path)?,
+        (None, Some(path)) => write_new_key(path)?,
+        (None, None) => match oncolens_deid::PseudonymKey::from_env() {
+            Some(key) => key?,
+            None => anyhow::bail!(
+                "no pseudonym key: pass --key-file FILE (hex), --new-key FILE, or set ONCOLENS_PSEUDONYM_KEY"
+            ),
+        },
+    };
+    let s = deid_with_progress(&args.input, &args.out, &key)?;
+    println!(
+        "de-identified {} cases: {} DICOM files ({} attributes removed, {} private, {} UIDs remapped, {} dates shifted), {} FHIR bundles, {} reports, {} masks",
+        s.cases,
+        s.dicom_files,
+        s.dicom_log.removed,
+        s.dicom_log.private_removed,
+        s.dicom_log.uids_remapped,
+        s.dicom_log.dates_shifted,
+        s.bundles,
+        s.reports,
+        s.masks
+    );
+    if !s.files_with_identifiers.is_empty() {
+        anyhow::bail!(
+            "{} output files still contain an original identifier, e.g. {}",
+            s.files_with_identifiers.len(),
+            s.files_with_identifiers[0].display()
+        );
+    }
+    println!(
+        "checked {} identifier strings: none found in the output",
+        s.identifiers_checked
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Synth(args) => run_synth(args),
         Command::Inspect(args) => run_inspect(args),
+        Command::Deid(args) => run_deid(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

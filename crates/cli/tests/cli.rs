@@ -1,5 +1,7 @@
 //! End-to-end tests of the `oncolens` binary at tiny size.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,5 +1,7 @@
 //! Problem inputs: each must give the right error (or warning) naming the file and the problem.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! Every image fixture, every transfer syntax: HU bit-equal to pydicom, geometry equal to
 //! SimpleITK within 1e-6 (fixtures/dicom/reference.json, made by make_reference.py).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{check, fixtures, reference};

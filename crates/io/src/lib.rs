@@ -5,6 +5,7 @@
 //! ([`inspect()`]) and reads a whole cohort laid out as `oncolens synth` writes it ([`cohort`]).
 
 pub mod cohort;
+pub mod deid;
 pub mod detect;
 pub mod inspect;
 

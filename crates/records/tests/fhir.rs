@@ -1,12 +1,16 @@
 //! FHIR bundles from fixtures: spec-example resources, a generated bundle, malformed inputs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use oncolens_core::Sex;
 use oncolens_records::fhir::read_bundle;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/fhir").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/fhir")
+        .join(name)
 }
 
 #[test]
@@ -17,7 +21,9 @@ fn spec_example_resources_parse_and_unknown_codes_are_reported() {
     // Born 1974-12-25, imaged 2011-01-01: 36 whole years.
     assert_eq!(r.age_years, Some(36.0));
     assert_eq!(r.vital_status.as_deref(), Some("alive"));
-    let hb = r.marker("hemoglobin").expect("haemoglobin from Observation f005");
+    let hb = r
+        .marker("hemoglobin")
+        .expect("haemoglobin from Observation f005");
     assert_eq!(hb.value, 7.2);
     assert_eq!(hb.unit.as_deref(), Some("g/dL"));
     assert_eq!(hb.code.code, "718-7");
@@ -34,7 +40,10 @@ fn spec_example_resources_parse_and_unknown_codes_are_reported() {
     assert_eq!(read.subject.primary_identifier(), Some("12345"));
     assert!(read.subject.names.iter().any(|n| n == "Chalmers"));
     let debug = format!("{read:?}");
-    assert!(!debug.contains("Chalmers") && !debug.contains("12345"), "{debug}");
+    assert!(
+        !debug.contains("Chalmers") && !debug.contains("12345"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -59,16 +68,27 @@ fn malformed_bundles_name_file_and_json_path() {
         ("bad_truncated.json", "line"),
         ("bad_not_bundle.json", "not a Bundle"),
         ("bad_entry_not_array.json", "entry"),
-        ("bad_observation_no_value.json", "entry[0].resource.valueQuantity"),
+        (
+            "bad_observation_no_value.json",
+            "entry[0].resource.valueQuantity",
+        ),
         ("bad_birth_date.json", "entry[0].resource.birthDate"),
         ("bad_gender.json", "entry[0].resource.gender"),
-        ("bad_value_type.json", "entry[0].resource.valueQuantity.value"),
+        (
+            "bad_value_type.json",
+            "entry[0].resource.valueQuantity.value",
+        ),
     ];
     for (file, needle) in cases {
         let err = read_bundle(&fixture(file)).unwrap_err().to_string();
         assert!(err.contains(file), "{file}: {err}");
-        assert!(err.contains(needle), "{file}: expected `{needle}` in: {err}");
+        assert!(
+            err.contains(needle),
+            "{file}: expected `{needle}` in: {err}"
+        );
     }
-    let err = read_bundle(&fixture("does_not_exist.json")).unwrap_err().to_string();
+    let err = read_bundle(&fixture("does_not_exist.json"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("does_not_exist.json"));
 }

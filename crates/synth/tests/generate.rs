@@ -1,5 +1,7 @@
 //! Generates tiny cohorts and reads every file back with the real readers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use oncolens_synth::{SynthConfig, SynthError, generate, site_profiles};
