@@ -188,25 +188,26 @@ fn all_files(dir: &Path) -> Vec<PathBuf> {
 /// Files under `dir` whose bytes (gunzipped for `.gz`) contain any of `needles` as a whole word
 /// (not glued to letters or digits), or whose path does. Returns paths only, never the matched value.
 pub fn find_identifiers(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
-    let needles: Vec<&[u8]> = needles
+    let needles: Vec<&str> = needles
         .iter()
-        .map(|n| n.as_bytes())
+        .map(String::as_str)
         .filter(|n| n.len() >= 3)
         .collect();
+    if needles.is_empty() {
+        return Vec::new();
+    }
+    // One pass per file whatever the number of identifiers (Aho-Corasick, as ripgrep uses).
+    let Ok(matcher) = aho_corasick::AhoCorasick::new(&needles) else {
+        return Vec::new();
+    };
+    let found = |hay: &[u8]| {
+        matcher
+            .find_overlapping_iter(hay)
+            .any(|m| oncolens_deid::is_whole_word_at(hay, m.start(), m.len()))
+    };
     all_files(dir)
         .into_par_iter()
-        .filter(|p| {
-            let bytes = content(p);
-            let name = p.to_string_lossy();
-            let contains = |hay: &[u8], n: &[u8]| {
-                hay.windows(n.len())
-                    .enumerate()
-                    .any(|(i, w)| w == n && oncolens_deid::is_whole_word_at(hay, i, n.len()))
-            };
-            needles
-                .iter()
-                .any(|n| contains(&bytes, n) || contains(name.as_bytes(), n))
-        })
+        .filter(|p| found(&content(p)) || found(p.to_string_lossy().as_bytes()))
         .collect()
 }
 

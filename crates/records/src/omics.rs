@@ -235,6 +235,10 @@ pub fn parse_expression_table(
         "symbol",
         "hugo_symbol",
         "gene_id",
+        "probe",
+        "probe_id",
+        "probeset",
+        "id_ref",
     ]
     .contains(&corner.as_str())
     {
