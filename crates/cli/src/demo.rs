@@ -20,18 +20,8 @@ pub struct DemoArgs {
     /// Output folder: the cohort goes to OUT/cohort, results to OUT.
     #[arg(long, default_value = "demo-out")]
     out: PathBuf,
-    /// Patients in the sample cohort.
-    #[arg(long, default_value_t = 60)]
-    patients: usize,
-    /// Sites in the sample cohort.
-    #[arg(long, default_value_t = 3)]
-    sites: usize,
-    /// Seed of the sample cohort.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
-    /// In-plane CT matrix of the sample cohort.
-    #[arg(long, default_value_t = 128)]
-    matrix: usize,
+    #[command(flatten)]
+    cohort: crate::CohortArgs,
 }
 
 /// One row of `cases.csv`: what the readers recovered for one case.
@@ -144,10 +134,11 @@ fn ensure_cohort(args: &DemoArgs, cohort_dir: &Path) -> Result<()> {
         let v: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("parsing {}", manifest.display()))?;
         let c = &v["config"];
-        let same = c["patients"] == args.patients
-            && c["sites"] == args.sites
-            && c["seed"] == args.seed
-            && c["matrix"] == args.matrix;
+        let want = &args.cohort;
+        let same = c["patients"] == want.patients
+            && c["sites"] == want.sites
+            && c["seed"] == want.seed
+            && c["matrix"] == want.matrix;
         if !same {
             bail!(
                 "{} holds a cohort made with other settings ({}); use another --out or delete it",
@@ -158,13 +149,7 @@ fn ensure_cohort(args: &DemoArgs, cohort_dir: &Path) -> Result<()> {
         eprintln!("reusing the sample cohort in {}", cohort_dir.display());
         return Ok(());
     }
-    let config = oncolens_synth::SynthConfig {
-        patients: args.patients,
-        sites: args.sites,
-        seed: args.seed,
-        matrix: args.matrix,
-        ..oncolens_synth::SynthConfig::default()
-    };
+    let config = args.cohort.config();
     let summary = crate::synth_with_progress(&config, cohort_dir)?;
     eprintln!(
         "generated {} patients ({} malignant) in {}",

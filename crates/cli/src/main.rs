@@ -21,7 +21,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the main job on the bundled default: generate (or reuse) the sample cohort, read every
-    /// file back through the readers, and write a cohort summary.
+    /// file back through the readers, check it against the ground truth, de-identify it and write
+    /// a cohort summary.
     Demo(demo::DemoArgs),
     /// Generate a seeded multi-site renal-tumour cohort as real files (DICOM, NIfTI, FHIR, text,
     /// expression table).
@@ -50,23 +51,42 @@ struct DeidArgs {
     new_key: Option<PathBuf>,
 }
 
+/// The sample-cohort settings shared by `synth` and `demo`.
+#[derive(clap::Args, Clone)]
+pub(crate) struct CohortArgs {
+    /// Number of patients.
+    #[arg(long, default_value_t = 60)]
+    pub patients: usize,
+    /// Number of sites (hospitals), 1 to 26.
+    #[arg(long, default_value_t = 3)]
+    pub sites: usize,
+    /// Random seed: the same seed gives the same cohort.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// In-plane matrix size of the CT (voxels per row and column).
+    #[arg(long, default_value_t = 128)]
+    pub matrix: usize,
+}
+
+impl CohortArgs {
+    pub(crate) fn config(&self) -> oncolens_synth::SynthConfig {
+        oncolens_synth::SynthConfig {
+            patients: self.patients,
+            sites: self.sites,
+            seed: self.seed,
+            matrix: self.matrix,
+            ..oncolens_synth::SynthConfig::default()
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct SynthArgs {
     /// Output folder (created; must be empty).
     #[arg(long)]
     out: PathBuf,
-    /// Number of patients.
-    #[arg(long, default_value_t = 60)]
-    patients: usize,
-    /// Number of sites (hospitals), 1 to 26.
-    #[arg(long, default_value_t = 3)]
-    sites: usize,
-    /// Random seed: the same seed gives the same cohort.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
-    /// In-plane matrix size of the CT (voxels per row and column).
-    #[arg(long, default_value_t = 128)]
-    matrix: usize,
+    #[command(flatten)]
+    cohort: CohortArgs,
 }
 
 #[derive(clap::Args)]
@@ -82,13 +102,7 @@ struct InspectArgs {
 }
 
 fn run_synth(args: &SynthArgs) -> Result<()> {
-    let config = oncolens_synth::SynthConfig {
-        patients: args.patients,
-        sites: args.sites,
-        seed: args.seed,
-        matrix: args.matrix,
-        ..oncolens_synth::SynthConfig::default()
-    };
+    let config = args.cohort.config();
     let summary = synth_with_progress(&config, &args.out)?;
     println!(
         "wrote {} patients ({} malignant) from {} sites, {} DICOM files, into {}",
