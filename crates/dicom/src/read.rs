@@ -494,9 +494,7 @@ fn classic_slice(
             )
         }
     };
-    let slope = get_fixed::<1>(obj, tags::RESCALE_SLOPE, SLOPE, path)?.map_or(1.0, |v| v[0]);
-    let intercept =
-        get_fixed::<1>(obj, tags::RESCALE_INTERCEPT, INTERCEPT, path)?.map_or(0.0, |v| v[0]);
+    let (slope, intercept) = rescale_of(obj, path)?;
     let (_, _, n) = axes(iop);
     Ok(Slice {
         path: path.to_path_buf(),
@@ -510,6 +508,14 @@ fn classic_slice(
         intercept,
         position: dot(n, ipp),
     })
+}
+
+/// RescaleSlope and RescaleIntercept of `obj` (1 and 0 when absent, as in PS3.3 C.11.1).
+fn rescale_of(obj: &InMemDicomObject, path: &Path) -> Result<(f64, f64), DicomError> {
+    let slope = get_fixed::<1>(obj, tags::RESCALE_SLOPE, SLOPE, path)?.map_or(1.0, |v| v[0]);
+    let intercept =
+        get_fixed::<1>(obj, tags::RESCALE_INTERCEPT, INTERCEPT, path)?.map_or(0.0, |v| v[0]);
+    Ok((slope, intercept))
 }
 
 /// Slices of an enhanced multi-frame file, from the Shared and Per-frame Functional Groups.
@@ -597,11 +603,7 @@ fn enhanced_slices(
                 get_fixed::<1>(t, tags::RESCALE_SLOPE, SLOPE, path)?.map_or(1.0, |v| v[0]),
                 get_fixed::<1>(t, tags::RESCALE_INTERCEPT, INTERCEPT, path)?.map_or(0.0, |v| v[0]),
             ),
-            None => (
-                get_fixed::<1>(obj, tags::RESCALE_SLOPE, SLOPE, path)?.map_or(1.0, |v| v[0]),
-                get_fixed::<1>(obj, tags::RESCALE_INTERCEPT, INTERCEPT, path)?
-                    .map_or(0.0, |v| v[0]),
-            ),
+            None => rescale_of(obj, path)?,
         };
         let (_, _, n) = axes(iop);
         slices.push(Slice {

@@ -128,10 +128,8 @@ pub struct NiftiImage {
     pub header: NiftiHeaderInfo,
 }
 
-/// Reads a 3D image. A file with more than one volume (4D or higher) is an error that says how
-/// many volumes it holds; read those with [`read_volume_at`]. A 4D file with a single volume is
-/// accepted.
-pub fn read_volume(path: &Path) -> Result<NiftiImage, NiftiError> {
+/// The header of a file that must hold exactly one volume (else an error giving the count).
+fn read_single_volume_header(path: &Path) -> Result<Header, NiftiError> {
     let hdr = read_header(path)?;
     let n = hdr.info.volume_count();
     if n != 1 {
@@ -142,6 +140,14 @@ pub fn read_volume(path: &Path) -> Result<NiftiImage, NiftiError> {
             dim: hdr.info.dim[1..=nd].to_vec(),
         });
     }
+    Ok(hdr)
+}
+
+/// Reads a 3D image. A file with more than one volume (4D or higher) is an error that says how
+/// many volumes it holds; read those with [`read_volume_at`]. A 4D file with a single volume is
+/// accepted.
+pub fn read_volume(path: &Path) -> Result<NiftiImage, NiftiError> {
+    let hdr = read_single_volume_header(path)?;
     read_image(path, hdr, 0)
 }
 
@@ -169,16 +175,7 @@ pub fn read_header_info(path: &Path) -> Result<NiftiHeaderInfo, NiftiError> {
 /// values are all integral; every label must lie in `0..=65535`. Anything else is an error naming
 /// the file and the first offending value.
 pub fn read_label_map(path: &Path) -> Result<LabelMap, NiftiError> {
-    let hdr = read_header(path)?;
-    let n = hdr.info.volume_count();
-    if n != 1 {
-        let nd = hdr.info.dim[0].clamp(0, 7) as usize;
-        return Err(NiftiError::NotThreeD {
-            file: path.to_path_buf(),
-            volumes: n,
-            dim: hdr.info.dim[1..=nd].to_vec(),
-        });
-    }
+    let hdr = read_single_volume_header(path)?;
     let geometry = geometry_from_header(path, &hdr.info)?;
     let mut first_bad: Option<(usize, f64)> = None;
     let mut index = 0usize;
