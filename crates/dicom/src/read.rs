@@ -404,6 +404,34 @@ struct Slice {
     position: f64,
 }
 
+/// The placement and size of one frame, as read from its attributes.
+struct FrameGeometry {
+    ipp: [f64; 3],
+    iop: [f64; 6],
+    pixel_spacing: [f64; 2],
+    rows: u32,
+    cols: u32,
+}
+
+impl Slice {
+    /// A slice whose `position` is its distance along the slice normal, the sort key of a series.
+    fn new(path: &Path, frame: u32, g: FrameGeometry, (slope, intercept): (f64, f64)) -> Self {
+        let (_, _, n) = axes(g.iop);
+        Slice {
+            path: path.to_path_buf(),
+            frame,
+            ipp: g.ipp,
+            iop: g.iop,
+            pixel_spacing: g.pixel_spacing,
+            rows: g.rows,
+            cols: g.cols,
+            slope,
+            intercept,
+            position: dot(n, g.ipp),
+        }
+    }
+}
+
 /// Per-file attributes that do not vary per frame.
 struct Common {
     modality: String,
@@ -494,20 +522,14 @@ fn classic_slice(
             )
         }
     };
-    let (slope, intercept) = rescale_of(obj, path)?;
-    let (_, _, n) = axes(iop);
-    Ok(Slice {
-        path: path.to_path_buf(),
-        frame: 0,
+    let geometry = FrameGeometry {
         ipp,
         iop,
         pixel_spacing,
         rows,
         cols,
-        slope,
-        intercept,
-        position: dot(n, ipp),
-    })
+    };
+    Ok(Slice::new(path, 0, geometry, rescale_of(obj, path)?))
 }
 
 /// RescaleSlope and RescaleIntercept of `obj` (1 and 0 when absent, as in PS3.3 C.11.1).
@@ -605,19 +627,14 @@ fn enhanced_slices(
             ),
             None => rescale_of(obj, path)?,
         };
-        let (_, _, n) = axes(iop);
-        slices.push(Slice {
-            path: path.to_path_buf(),
-            frame: i as u32,
+        let geometry = FrameGeometry {
             ipp,
             iop,
             pixel_spacing,
             rows,
             cols,
-            slope,
-            intercept,
-            position: dot(n, ipp),
-        });
+        };
+        slices.push(Slice::new(path, i as u32, geometry, (slope, intercept)));
     }
     Ok((slices, thickness))
 }

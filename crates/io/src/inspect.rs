@@ -107,15 +107,32 @@ pub enum Inspection {
     },
 }
 
-fn image_summary<T: Copy + Into<f64>>(
-    vol: &Volume<T>,
-    path: &Path,
-) -> Result<(IntensityStats, [f64; 9]), InspectError> {
-    let stats = vol.stats().ok_or_else(|| InspectError::Empty {
-        path: path.to_path_buf(),
-        message: "image has no voxels".into(),
-    })?;
-    Ok((stats, vol.geometry().direction.row_major()))
+impl ImageInspection {
+    /// Geometry and intensity summary of `vol`; format-specific fields start empty.
+    fn of_volume<T: Copy + Into<f64>>(
+        format: &'static str,
+        vol: &Volume<T>,
+        path: &Path,
+    ) -> Result<Self, InspectError> {
+        let hu = vol.stats().ok_or_else(|| InspectError::Empty {
+            path: path.to_path_buf(),
+            message: "image has no voxels".into(),
+        })?;
+        let g = vol.geometry();
+        Ok(ImageInspection {
+            format,
+            size: g.size,
+            spacing_mm: g.spacing_mm,
+            origin_mm: g.origin_mm,
+            direction: g.direction.row_major(),
+            modality: None,
+            hu,
+            warnings: Vec::new(),
+            transfer_syntaxes: None,
+            files: None,
+            nifti: None,
+        })
+    }
 }
 
 /// Reads `path` with the reader its kind needs and summarises it.
@@ -130,38 +147,19 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<Inspection, Insp
                 gap_policy: oncolens_dicom::GapPolicy::Warn,
             };
             let series = oncolens_dicom::read_series(path, &opts)?;
-            let (hu, direction) = image_summary(&series.volume, path)?;
-            let g = series.volume.geometry();
             Ok(Inspection::Image(ImageInspection {
-                format: "dicom",
-                size: g.size,
-                spacing_mm: g.spacing_mm,
-                origin_mm: g.origin_mm,
-                direction,
                 modality: Some(series.modality.clone()),
-                hu,
                 warnings: series.warnings.iter().map(|w| w.to_string()).collect(),
                 transfer_syntaxes: Some(series.transfer_syntaxes.clone()),
                 files: Some(series.files.len()),
-                nifti: None,
+                ..ImageInspection::of_volume("dicom", &series.volume, path)?
             }))
         }
         FileKind::Nifti => {
             let img = oncolens_nifti::read_volume(path)?;
-            let (hu, direction) = image_summary(&img.volume, path)?;
-            let g = img.volume.geometry();
             Ok(Inspection::Image(ImageInspection {
-                format: "nifti",
-                size: g.size,
-                spacing_mm: g.spacing_mm,
-                origin_mm: g.origin_mm,
-                direction,
-                modality: None,
-                hu,
-                warnings: Vec::new(),
-                transfer_syntaxes: None,
-                files: None,
                 nifti: serde_json::to_value(&img.header).ok(),
+                ..ImageInspection::of_volume("nifti", &img.volume, path)?
             }))
         }
         FileKind::FhirBundle => {
