@@ -22,6 +22,24 @@ pub struct DemoArgs {
     out: PathBuf,
     #[command(flatten)]
     cohort: crate::CohortArgs,
+    /// Maximum training epochs of each model (early stopping usually stops sooner).
+    #[arg(long, default_value_t = 40)]
+    epochs: usize,
+    /// Edge of the lesion-centred CT crop in voxels (3 mm voxels by default).
+    #[arg(long, default_value_t = 32)]
+    crop_side: usize,
+    /// Voxel size of the crop in mm.
+    #[arg(long, default_value_t = 3.0)]
+    crop_spacing_mm: f64,
+    /// Number of held-out cases to explain (the first three are drawn in the report).
+    #[arg(long, default_value_t = 8)]
+    explain: usize,
+    /// Integration steps of Integrated Gradients.
+    #[arg(long, default_value_t = 32)]
+    ig_steps: usize,
+    /// Skip the leave-one-site-out runs (faster).
+    #[arg(long)]
+    no_loso: bool,
 }
 
 /// One row of `cases.csv`: what the readers recovered for one case.
@@ -297,11 +315,6 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         deid.identifiers_checked,
         deid.files_with_identifiers.len()
     );
-    println!(
-        "wrote {} and {}",
-        cases_csv.display(),
-        summary_path.display()
-    );
     if !deid.files_with_identifiers.is_empty() {
         bail!(
             "an identifier survived de-identification (see {})",
@@ -314,6 +327,72 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             summary_path.display()
         );
     }
+
+    // Learning: fused and single-modality models, per-site and leave-one-site-out evaluation,
+    // explanations, report.
+    let opts = crate::demo_learn::LearnOptions {
+        config: oncolens_train::TrainConfig {
+            max_epochs: args.epochs.max(1),
+            min_epochs: 8.min(args.epochs.max(1)),
+            seed: args.cohort.seed,
+            image_input: oncolens_train::ImageInput::LesionCrop(oncolens_transforms::CropSpec {
+                side: args.crop_side.max(4),
+                spacing_mm: args.crop_spacing_mm,
+            }),
+            ..oncolens_train::TrainConfig::default()
+        },
+        explain_cases: args.explain,
+        ig_steps: args.ig_steps.max(1),
+        concat: true,
+        loso: !args.no_loso,
+    };
+    println!("training models (fused, concatenation, and one per modality)");
+    let outcome = crate::demo_learn::run(&cohort_dir, &args.out, &opts)?;
+    let metrics_path = args.out.join("metrics.json");
+    oncolens_core::fs::write_atomic(
+        &metrics_path,
+        serde_json::to_string_pretty(&outcome.metrics)?.as_bytes(),
+    )
+    .with_context(|| format!("writing {}", metrics_path.display()))?;
+    crate::demo_report::write(&outcome, &summary, &args.out)?;
+    println!(
+        "held-out test AUC [95% CI] on {} patients:",
+        outcome.split.test.len()
+    );
+    for r in &outcome.models {
+        let v = &r.report;
+        let ci = v["auc_ci"].as_array();
+        println!(
+            "  {:<13} {:.3} [{:.3}, {:.3}]",
+            r.name,
+            v["auc"].as_f64().unwrap_or(f64::NAN),
+            ci.and_then(|c| c[0].as_f64()).unwrap_or(f64::NAN),
+            ci.and_then(|c| c[1].as_f64()).unwrap_or(f64::NAN)
+        );
+    }
+    if !outcome.loso.is_empty() {
+        println!("leave-one-site-out AUC (fused):");
+        for (site, v) in &outcome.loso {
+            println!("  {site:<13} {:.3}", v["auc"].as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    for (method, share) in outcome.metrics["attribution_in_lesion"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "share of positive {method} attribution inside the lesion: {:.2}",
+            share.as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "wrote {}, {}, {} and {}",
+        args.out.join("report.html").display(),
+        metrics_path.display(),
+        cases_csv.display(),
+        summary_path.display()
+    );
     Ok(())
 }
 

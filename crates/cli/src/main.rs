@@ -2,6 +2,9 @@
 //! and error printing live here; every piece of real work is a library call.
 
 mod demo;
+mod demo_learn;
+mod demo_report;
+mod learn;
 mod progress;
 
 use std::path::PathBuf;
@@ -33,6 +36,12 @@ enum Command {
     /// De-identify a cohort folder: DICOM by the PS3.15 Basic Profile, FHIR bundles and reports
     /// scrubbed, one keyed pseudonym per patient across every modality.
     Deid(DeidArgs),
+    /// Train a model on a cohort folder: patient-level split (the cohort's own split column when
+    /// it has one), early stopping on validation AUC, calibration; optional K-fold
+    /// cross-validation and leave-one-site-out evaluation. Writes a model folder.
+    Train(learn::TrainArgs),
+    /// Predict one case folder with a trained model folder; prints JSON.
+    Predict(learn::PredictArgs),
 }
 
 #[derive(clap::Args)]
@@ -216,6 +225,8 @@ fn main() -> ExitCode {
         Command::Synth(args) => run_synth(args),
         Command::Inspect(args) => run_inspect(args),
         Command::Deid(args) => run_deid(args),
+        Command::Train(args) => learn::run_train(args),
+        Command::Predict(args) => learn::run_predict(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -176,6 +176,59 @@ fn omics_path(root: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The entry of one case folder (`<root>/<site>/<case>/`), for commands that take a single
+/// case: the site is the parent folder's name; the label, split and omics come from the cohort
+/// root's `labels.csv` and expression table when they exist.
+pub fn case_entry(case_dir: &Path) -> Result<CohortEntry, CohortError> {
+    if !case_dir.is_dir() || !looks_like_case(case_dir) {
+        return Err(CohortError::NotAFolder(case_dir.to_path_buf()));
+    }
+    let id = case_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let site_dir = case_dir.parent();
+    let site = site_dir
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let root = site_dir.and_then(Path::parent);
+    let row = match root.map(|r| r.join("labels.csv")).filter(|p| p.is_file()) {
+        Some(p) => read_labels(&p)?.remove(&id),
+        None => None,
+    };
+    let has_omics = match root.and_then(omics_path) {
+        Some(p) => oncolens_records::omics::read_expression_table(&p)?
+            .samples
+            .contains(&id),
+        None => false,
+    };
+    Ok(CohortEntry {
+        site: SiteId(site),
+        dicom_dir: existing(case_dir.join("ct")),
+        image_nifti: existing(case_dir.join("image.nii.gz"))
+            .or_else(|| existing(case_dir.join("image.nii"))),
+        lesion_mask: existing(case_dir.join("lesion_mask.nii.gz")),
+        organ_mask: existing(case_dir.join("kidney_mask.nii.gz"))
+            .or_else(|| existing(case_dir.join("organ_mask.nii.gz"))),
+        fhir: existing(case_dir.join("fhir.json")),
+        report: existing(case_dir.join("report.txt")),
+        has_omics,
+        label: row.as_ref().and_then(|r| r.label),
+        split: row.and_then(|r| r.split),
+        dir: case_dir.to_path_buf(),
+        id,
+    })
+}
+
+/// The expression table of the cohort a case folder belongs to, if it has one.
+pub fn omics_table_for_case(case_dir: &Path) -> Option<PathBuf> {
+    case_dir
+        .parent()
+        .and_then(Path::parent)
+        .and_then(omics_path)
+}
+
 /// Lists a cohort folder without reading any image.
 pub fn scan_cohort(root: &Path) -> Result<Cohort, CohortError> {
     if !root.is_dir() {

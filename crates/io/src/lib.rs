@@ -9,6 +9,6 @@ pub mod deid;
 pub mod detect;
 pub mod inspect;
 
-pub use cohort::{CohortError, load_case, scan_cohort};
+pub use cohort::{CohortError, case_entry, load_case, omics_table_for_case, scan_cohort};
 pub use detect::{FileKind, detect};
 pub use inspect::{InspectError, Inspection, inspect};

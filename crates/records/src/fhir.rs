@@ -28,6 +28,8 @@ pub const MARKERS: &[(&str, &str, &str)] = &[
     ("2857-1", "psa", "ng/mL"),
     ("1834-1", "afp", "ng/mL"),
     ("10334-1", "ca125", "U/mL"),
+    ("39156-5", "bmi", "kg/m2"),
+    ("33914-3", "egfr", "mL/min/{1.73_m2}"),
 ];
 
 /// Body structures (SNOMED CT) recognised as primary tumour sites: (code, display).

@@ -1,0 +1,343 @@
+//! `oncolens train` and `oncolens predict`: thin shells over `oncolens-train`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oncolens_nn::{Device, FusionKind, ModalitySet};
+use oncolens_train::cases::{ImageInput, PreparedCase};
+use oncolens_train::evaluate::{Predictions, per_site, report_json};
+use oncolens_train::split::{Split, holdout, kfold, leave_one_site_out};
+use oncolens_train::{TrainConfig, TrainedModel, model_dir};
+use oncolens_transforms::CropSpec;
+
+use crate::progress;
+
+#[derive(clap::Args, Clone)]
+pub struct ModelArgs {
+    /// Modalities to use, comma-separated: image, clinical, text, omics (default: all present).
+    #[arg(long, default_value = "image,clinical,text,omics")]
+    pub modalities: String,
+    /// How modality embeddings are fused.
+    #[arg(long, value_enum, default_value_t = FusionArg::Gated)]
+    pub fusion: FusionArg,
+    /// Maximum number of epochs (early stopping on validation AUC usually stops sooner).
+    #[arg(long, default_value_t = 40)]
+    pub epochs: usize,
+    /// Random seed of initialisation, shuffling, augmentation and splits.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Edge of the lesion-centred image crop, in voxels.
+    #[arg(long, default_value_t = 32)]
+    pub crop_side: usize,
+    /// Voxel size of the crop in mm (isotropic).
+    #[arg(long, default_value_t = 3.0)]
+    pub crop_spacing_mm: f64,
+    /// Use the whole image resampled to SIDE^3 voxels instead of a lesion crop (MedMNIST).
+    #[arg(long, value_name = "SIDE")]
+    pub whole_image: Option<usize>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum FusionArg {
+    /// Gated attention over the modalities present for each patient.
+    Gated,
+    /// Concatenation of embeddings and the presence mask.
+    Concat,
+}
+
+impl ModelArgs {
+    pub fn modality_set(&self) -> Result<ModalitySet> {
+        let mut m = ModalitySet {
+            image: false,
+            clinical: false,
+            text: false,
+            omics: false,
+        };
+        for name in self
+            .modalities
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            match name {
+                "image" => m.image = true,
+                "clinical" => m.clinical = true,
+                "text" => m.text = true,
+                "omics" => m.omics = true,
+                other => bail!(
+                    "--modalities: unknown modality `{other}` (use image, clinical, text, omics)"
+                ),
+            }
+        }
+        if m.count() == 0 {
+            bail!("--modalities: name at least one modality");
+        }
+        Ok(m)
+    }
+
+    pub fn image_input(&self) -> Result<ImageInput> {
+        Ok(match self.whole_image {
+            Some(side) if side >= 4 => ImageInput::Whole { side },
+            Some(side) => bail!("--whole-image {side}: use at least 4 voxels"),
+            None => {
+                if self.crop_side < 4
+                    || self.crop_spacing_mm.is_nan()
+                    || self.crop_spacing_mm <= 0.0
+                {
+                    bail!("--crop-side must be at least 4 and --crop-spacing-mm positive");
+                }
+                ImageInput::LesionCrop(CropSpec {
+                    side: self.crop_side,
+                    spacing_mm: self.crop_spacing_mm,
+                })
+            }
+        })
+    }
+
+    pub fn train_config(&self) -> Result<TrainConfig> {
+        Ok(TrainConfig {
+            max_epochs: self.epochs.max(1),
+            min_epochs: 8.min(self.epochs.max(1)),
+            seed: self.seed,
+            fusion: match self.fusion {
+                FusionArg::Gated => FusionKind::GatedAttention,
+                FusionArg::Concat => FusionKind::Concat,
+            },
+            image_input: self.image_input()?,
+            ..TrainConfig::default()
+        })
+    }
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Cohort folder (the layout `oncolens synth` and `oncolens import` write).
+    #[arg(long)]
+    pub cohort: PathBuf,
+    /// Model folder to write (model.json, weights.safetensors, metrics.json, predictions.csv).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Also run stratified K-fold cross-validation and report out-of-fold metrics.
+    #[arg(long, value_name = "K")]
+    pub cv: Option<usize>,
+    /// Also run leave-one-site-out evaluation.
+    #[arg(long)]
+    pub loso: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// Model folder written by `oncolens train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Case folder (`<cohort>/<site>/<case>`).
+    #[arg(long)]
+    pub case: PathBuf,
+}
+
+/// Reads and crops every case of a cohort, with a progress bar.
+pub fn prepare(cohort_dir: &Path, input: &ImageInput) -> Result<Vec<PreparedCase>> {
+    let cohort = oncolens_io::scan_cohort(cohort_dir)
+        .with_context(|| format!("reading cohort {}", cohort_dir.display()))?;
+    if cohort.entries.is_empty() {
+        bail!("{}: no case folders found", cohort_dir.display());
+    }
+    let bar = progress::bar(cohort.entries.len() as u64, "reading cases");
+    let cases =
+        oncolens_train::prepare_cohort(&cohort, input, &|done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    Ok(cases)
+}
+
+/// Trains one model with an epoch progress bar labelled `what`.
+pub fn train_one(
+    cases: &[PreparedCase],
+    split: &Split,
+    modalities: ModalitySet,
+    cfg: &TrainConfig,
+    device: &Device,
+    what: &'static str,
+) -> Result<TrainedModel> {
+    let bar = progress::bar(cfg.max_epochs as u64, what);
+    let model = oncolens_train::train_model(cases, split, modalities, cfg, device, &|p| {
+        bar.set_position(p.epoch as u64)
+    })?;
+    bar.finish_and_clear();
+    Ok(model)
+}
+
+/// Predictions of `model` on the cases at `indices`.
+pub fn predict(
+    model: &TrainedModel,
+    cases: &[PreparedCase],
+    indices: &[usize],
+    device: &Device,
+) -> Result<Predictions> {
+    let refs: Vec<&PreparedCase> = indices.iter().map(|&i| &cases[i]).collect();
+    let logits = model.logits(&refs, device)?;
+    let probs = oncolens_metrics::apply_temperature(&logits, model.temperature)?;
+    Ok(Predictions::new(&refs, logits, probs))
+}
+
+/// Writes predictions as CSV.
+pub fn write_predictions(path: &Path, p: &Predictions, threshold: f64) -> Result<()> {
+    let mut buf = Vec::new();
+    {
+        let mut w = csv::Writer::from_writer(&mut buf);
+        w.write_record([
+            "case_id",
+            "site",
+            "label",
+            "logit",
+            "probability",
+            "predicted",
+        ])?;
+        for i in 0..p.case_ids.len() {
+            w.write_record([
+                p.case_ids[i].clone(),
+                p.sites[i].clone(),
+                u8::from(p.labels[i]).to_string(),
+                format!("{:.6}", p.logits[i]),
+                format!("{:.6}", p.probabilities[i]),
+                u8::from(p.probabilities[i] >= threshold).to_string(),
+            ])?;
+        }
+        w.flush()?;
+    }
+    oncolens_core::fs::write_atomic(path, &buf)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn fmt_auc(v: &serde_json::Value) -> String {
+    match (v["auc"].as_f64(), v["auc_ci"].as_array()) {
+        (Some(a), Some(ci)) if ci.len() == 2 => format!(
+            "{a:.3} [{:.3}, {:.3}]",
+            ci[0].as_f64().unwrap_or(f64::NAN),
+            ci[1].as_f64().unwrap_or(f64::NAN)
+        ),
+        (Some(a), _) => format!("{a:.3}"),
+        _ => format!("undefined ({})", v["undefined"].as_str().unwrap_or("")),
+    }
+}
+
+pub fn run_train(args: &TrainArgs) -> Result<()> {
+    let device = oncolens_nn::default_device();
+    let cfg = args.model.train_config()?;
+    let modalities = args.model.modality_set()?;
+    let cases = prepare(&args.cohort, &cfg.image_input)?;
+    let split = holdout(&cases, 0.25, 0.2, cfg.seed);
+    if split.test.is_empty() || split.train.is_empty() {
+        bail!(
+            "{}: not enough labelled cases to split ({} labelled)",
+            args.cohort.display(),
+            cases.iter().filter(|c| c.label.is_some()).count()
+        );
+    }
+    let model = train_one(&cases, &split, modalities, &cfg, &device, "training")?;
+    let test = predict(&model, &cases, &split.test, &device)?;
+    let mut metrics = serde_json::json!({
+        "modalities": model.config.modalities.names(),
+        "split": {"train": split.train.len(), "val": split.val.len(), "test": split.test.len()},
+        "best_epoch": model.best_epoch,
+        "best_val_auc": model.best_val_auc,
+        "temperature": model.temperature,
+        "threshold": model.threshold,
+        "test": report_json(&test, model.threshold, cfg.seed),
+        "per_site": per_site(&test, model.threshold, cfg.seed),
+    });
+    println!(
+        "trained on {} patients ({} validation), modalities {}: test AUC {} on {} patients",
+        split.train.len(),
+        split.val.len(),
+        model.config.modalities.names().join("+"),
+        fmt_auc(&metrics["test"]),
+        split.test.len()
+    );
+    if let Some(k) = args.cv {
+        if k < 2 {
+            bail!("--cv {k}: use at least 2 folds");
+        }
+        let mut pooled = Predictions::default();
+        let mut folds = Vec::new();
+        for (f, s) in kfold(&cases, k, 0.2, cfg.seed).iter().enumerate() {
+            let m = train_one(&cases, s, modalities, &cfg, &device, "cross-validation")?;
+            let p = predict(&m, &cases, &s.test, &device)?;
+            folds.push(
+                serde_json::json!({"fold": f, "test": report_json(&p, m.threshold, cfg.seed)}),
+            );
+            pooled.extend(p);
+        }
+        let r = report_json(&pooled, 0.5, cfg.seed);
+        println!(
+            "{k}-fold cross-validation: pooled out-of-fold AUC {}",
+            fmt_auc(&r)
+        );
+        metrics["cross_validation"] = serde_json::json!({"k": k, "pooled": r, "folds": folds});
+    }
+    if args.loso {
+        let mut sites = BTreeMap::new();
+        for (site, s) in leave_one_site_out(&cases, 0.2, cfg.seed) {
+            let m = train_one(&cases, &s, modalities, &cfg, &device, "leave-one-site-out")?;
+            let p = predict(&m, &cases, &s.test, &device)?;
+            let r = report_json(&p, m.threshold, cfg.seed);
+            println!("  held-out site {site}: AUC {}", fmt_auc(&r));
+            sites.insert(site, r);
+        }
+        metrics["leave_one_site_out"] = serde_json::to_value(sites)?;
+    }
+    let provenance = serde_json::json!({
+        "cohort": args.cohort,
+        "oncolens": env!("CARGO_PKG_VERSION"),
+        "train_config": cfg,
+    });
+    model_dir::save_model(&args.out, &model, provenance)?;
+    write_predictions(&args.out.join("predictions.csv"), &test, model.threshold)?;
+    let metrics_path = args.out.join("metrics.json");
+    oncolens_core::fs::write_atomic(
+        &metrics_path,
+        serde_json::to_string_pretty(&metrics)?.as_bytes(),
+    )
+    .with_context(|| format!("writing {}", metrics_path.display()))?;
+    println!("wrote the model to {}", args.out.display());
+    Ok(())
+}
+
+pub fn run_predict(args: &PredictArgs) -> Result<()> {
+    let device = oncolens_nn::default_device();
+    let model = model_dir::load_model(&args.model, &device)
+        .with_context(|| format!("loading model {}", args.model.display()))?;
+    let entry = oncolens_io::case_entry(&args.case)
+        .with_context(|| format!("{}: not a case folder", args.case.display()))?;
+    let table = match oncolens_io::omics_table_for_case(&args.case) {
+        Some(p) => Some(oncolens_records::omics::read_expression_table(&p)?),
+        None => None,
+    };
+    let case =
+        oncolens_train::prepare_case(&entry, table.as_ref(), &model.preprocessor.image_input)
+            .with_context(|| format!("reading case {}", args.case.display()))?;
+    let sample = model.preprocessor.sample(&case);
+    let used: Vec<&str> = oncolens_nn::MODALITIES
+        .iter()
+        .zip(sample.present())
+        .zip(model.config.modalities.as_array())
+        .filter(|((_, p), on)| *p && *on)
+        .map(|((n, _), _)| *n)
+        .collect();
+    let logits = model.logits(&[&case], &device)?;
+    let logit = logits[0];
+    let p = oncolens_metrics::apply_temperature(&[logit], model.temperature)?[0];
+    let out = serde_json::json!({
+        "case_id": case.id,
+        "probability_malignant": p,
+        "logit": logit,
+        "threshold": model.threshold,
+        "predicted_malignant": p >= model.threshold,
+        "modalities_used": used,
+        "label": case.label,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! 3D Grad-CAM (Selvaraju et al., 2017) at the image encoder's last convolutional block.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use oncolens_nn::batch::Sample;
+use oncolens_nn::{Batch, ModelConfig, MultimodalModel};
+
+use crate::{ExplainError, ImageAttribution, to_vec};
+
+/// Linear interpolation weights of PyTorch's `interpolate(mode="trilinear",
+/// align_corners=False)` along one axis: for each output index, (low, high, fraction).
+fn axis_weights(input: usize, output: usize) -> Vec<(usize, usize, f64)> {
+    let scale = input as f64 / output as f64;
+    (0..output)
+        .map(|o| {
+            let src = ((o as f64 + 0.5) * scale - 0.5).max(0.0);
+            let lo = (src.floor() as usize).min(input - 1);
+            let hi = (lo + 1).min(input - 1);
+            (lo, hi, src - lo as f64)
+        })
+        .collect()
+}
+
+/// Trilinear upsampling of a `[d, h, w]` map to `side^3` (same extent, cell-centred).
+pub fn upsample(map: &[f32], dims: [usize; 3], side: usize) -> Vec<f32> {
+    let [d, h, w] = dims;
+    let (wz, wy, wx) = (
+        axis_weights(d, side),
+        axis_weights(h, side),
+        axis_weights(w, side),
+    );
+    let at = |z: usize, y: usize, x: usize| f64::from(map[(z * h + y) * w + x]);
+    let mut out = Vec::with_capacity(side.pow(3));
+    for &(z0, z1, fz) in &wz {
+        for &(y0, y1, fy) in &wy {
+            for &(x0, x1, fx) in &wx {
+                let c = |z: usize| {
+                    let a = at(z, y0, x0) * (1.0 - fx) + at(z, y0, x1) * fx;
+                    let b = at(z, y1, x0) * (1.0 - fx) + at(z, y1, x1) * fx;
+                    a * (1.0 - fy) + b * fy
+                };
+                out.push((c(z0) * (1.0 - fz) + c(z1) * fz) as f32);
+            }
+        }
+    }
+    out
+}
+
+/// Grad-CAM map for one sample, upsampled to the input crop (`side^3`), non-negative.
+pub fn grad_cam(
+    model: &MultimodalModel,
+    config: &ModelConfig,
+    sample: &Sample,
+    side: usize,
+    device: &Device,
+) -> Result<ImageAttribution, ExplainError> {
+    let encoder = model.image_encoder().ok_or(ExplainError::NoImageEncoder)?;
+    if sample.image.is_none() {
+        return Err(ExplainError::NoImage);
+    }
+    let batch = Batch::collate(&[sample], config, side, device)?;
+    let image = batch.image.clone().ok_or(ExplainError::NoImageEncoder)?;
+    let features = encoder.features(image);
+    let [_, c, d, h, w] = features.dims();
+    let feature_data = features.into_data();
+
+    let ad = device.clone().autodiff();
+    let tracked = model.clone().to_device(&ad);
+    let batch_ad = Batch::collate(&[sample], config, side, &ad)?;
+    let a = Tensor::<5>::from_data(feature_data.clone(), &ad).require_grad();
+    let out = tracked.forward_with_image_features(&batch_ad, Some(a.clone()));
+    let logit = f64::from(to_vec(out.logits.clone().into_data())?[0]);
+    let grads = out.logits.sum().backward();
+    let g = a
+        .grad(&grads)
+        .ok_or_else(|| ExplainError::Data("no gradient reached the feature map".into()))?;
+    let g = to_vec(g.into_data())?;
+    let act = to_vec(feature_data)?;
+    let voxels = d * h * w;
+    let mut cam = vec![0f32; voxels];
+    for ch in 0..c {
+        let grads_c = &g[ch * voxels..(ch + 1) * voxels];
+        let weight = grads_c.iter().map(|v| f64::from(*v)).sum::<f64>() / voxels as f64;
+        for (out, &a) in cam.iter_mut().zip(&act[ch * voxels..(ch + 1) * voxels]) {
+            *out += (weight * f64::from(a)) as f32;
+        }
+    }
+    for v in &mut cam {
+        *v = v.max(0.0);
+    }
+    Ok(ImageAttribution {
+        method: "grad-cam",
+        side,
+        values: upsample(&cam, [d, h, w], side),
+        logit,
+        convergence_delta: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsampling_matches_pytorch_align_corners_false() {
+        // torch.nn.functional.interpolate(torch.tensor([0., 1.]).view(1,1,1,1,2),
+        //   size=(1,1,4), mode="trilinear", align_corners=False) -> [0, 0.25, 0.75, 1]
+        let out = upsample(&[0.0, 1.0], [1, 1, 2], 4);
+        assert_eq!(out.len(), 64);
+        assert_eq!(&out[..4], &[0.0, 0.25, 0.75, 1.0]);
+    }
+}

@@ -1,0 +1,148 @@
+//! Serializable model configuration; saved beside the weights so a model folder is
+//! self-describing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::NnError;
+
+/// Which modalities a model has encoders for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModalitySet {
+    pub image: bool,
+    pub clinical: bool,
+    pub text: bool,
+    pub omics: bool,
+}
+
+impl ModalitySet {
+    pub const ALL: Self = Self {
+        image: true,
+        clinical: true,
+        text: true,
+        omics: true,
+    };
+
+    /// Only the modality with index `i` in [`crate::MODALITIES`].
+    pub fn only(i: usize) -> Self {
+        Self {
+            image: i == 0,
+            clinical: i == 1,
+            text: i == 2,
+            omics: i == 3,
+        }
+    }
+
+    pub fn as_array(&self) -> [bool; 4] {
+        [self.image, self.clinical, self.text, self.omics]
+    }
+
+    pub fn count(&self) -> usize {
+        self.as_array().iter().filter(|b| **b).count()
+    }
+
+    /// Names of the enabled modalities, in [`crate::MODALITIES`] order.
+    pub fn names(&self) -> Vec<&'static str> {
+        crate::MODALITIES
+            .iter()
+            .zip(self.as_array())
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+/// How modality embeddings are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FusionKind {
+    /// Concatenate the embeddings (zeros for a missing modality) and the presence mask.
+    Concat,
+    /// Attention-based multiple-instance pooling with a gated score per modality (Ilse et al.
+    /// 2018); the softmax runs over the modalities present for that patient only, and the weights
+    /// are reported as a first answer to "which modality drove this prediction".
+    GatedAttention,
+}
+
+/// A 3D CNN with residual downsampling blocks for CT crops (or whole volumes: the global pooling
+/// accepts any input size).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageEncoderConfig {
+    /// Channels of the stem convolution.
+    pub stem_channels: usize,
+    /// Stride of the stem convolution: 2 halves the grid before the first block, which makes
+    /// the network about eight times cheaper at the cost of the finest texture.
+    pub stem_stride: usize,
+    /// Output channels of each residual block; each block halves the spatial size.
+    pub block_channels: Vec<usize>,
+}
+
+impl Default for ImageEncoderConfig {
+    fn default() -> Self {
+        Self {
+            stem_channels: 8,
+            stem_stride: 1,
+            block_channels: vec![16, 32, 32],
+        }
+    }
+}
+
+/// Everything needed to rebuild a model before loading its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub modalities: ModalitySet,
+    pub fusion: FusionKind,
+    /// Width of every modality embedding.
+    pub embed_dim: usize,
+    pub image: ImageEncoderConfig,
+    /// Number of clinical features (each has a value and a missing indicator as input).
+    pub clinical_features: usize,
+    /// Vocabulary size of the report tokenizer (including padding and unknown tokens).
+    pub text_vocab: usize,
+    /// Width of the token embeddings.
+    pub text_token_dim: usize,
+    /// Number of genes in the expression profile.
+    pub omics_genes: usize,
+    /// Width of the hidden layer of the clinical and omics encoders.
+    pub hidden: usize,
+    pub dropout: f64,
+}
+
+impl ModelConfig {
+    /// Checks the sizes an enabled encoder needs.
+    pub fn validate(&self) -> Result<(), NnError> {
+        if self.modalities.count() == 0 {
+            return Err(NnError::Config("no modality enabled".into()));
+        }
+        if self.embed_dim == 0 || self.hidden == 0 {
+            return Err(NnError::Config(
+                "embed_dim and hidden must be positive".into(),
+            ));
+        }
+        if self.modalities.clinical && self.clinical_features == 0 {
+            return Err(NnError::Config(
+                "clinical encoder with zero features".into(),
+            ));
+        }
+        if self.modalities.text && self.text_vocab < 3 {
+            return Err(NnError::Config("text encoder needs a vocabulary".into()));
+        }
+        if self.modalities.omics && self.omics_genes == 0 {
+            return Err(NnError::Config("omics encoder with zero genes".into()));
+        }
+        if self.modalities.image && !(1..=2).contains(&self.image.stem_stride) {
+            return Err(NnError::Config("image stem stride must be 1 or 2".into()));
+        }
+        if self.modalities.image && self.image.block_channels.is_empty() {
+            return Err(NnError::Config(
+                "image encoder needs at least one block".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(NnError::Config(format!(
+                "dropout {} is not in [0, 1)",
+                self.dropout
+            )));
+        }
+        Ok(())
+    }
+}

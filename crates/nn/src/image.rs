@@ -1,0 +1,110 @@
+//! 3D CNN image encoder: a stride-1 stem and residual blocks that halve the grid, then global
+//! average pooling. GroupNorm instead of BatchNorm because batches here are small (a handful of
+//! CT crops) and federated sites must not share batch statistics.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig3d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use crate::config::ImageEncoderConfig;
+
+fn norm(channels: usize, device: &Device) -> GroupNorm {
+    // Groups of 4 channels (or one group for tiny layers): stable for batch sizes of 1.
+    let groups = (channels / 4).max(1);
+    GroupNormConfig::new(groups, channels).init(device)
+}
+
+fn conv(c_in: usize, c_out: usize, kernel: usize, stride: usize, device: &Device) -> Conv3d {
+    let pad = kernel / 2;
+    Conv3dConfig::new([c_in, c_out], [kernel; 3])
+        .with_stride([stride; 3])
+        .with_padding(PaddingConfig3d::Explicit(pad, pad, pad))
+        .with_bias(false)
+        .init(device)
+}
+
+/// conv3x3(stride 2) - norm - relu - conv3x3 - norm, plus a strided 1x1 shortcut, then relu.
+#[derive(Module, Debug)]
+pub struct ResBlock3d {
+    conv_a: Conv3d,
+    norm_a: GroupNorm,
+    conv_b: Conv3d,
+    norm_b: GroupNorm,
+    shortcut: Conv3d,
+    norm_s: GroupNorm,
+}
+
+impl ResBlock3d {
+    pub fn new(c_in: usize, c_out: usize, device: &Device) -> Self {
+        Self {
+            conv_a: conv(c_in, c_out, 3, 2, device),
+            norm_a: norm(c_out, device),
+            conv_b: conv(c_out, c_out, 3, 1, device),
+            norm_b: norm(c_out, device),
+            shortcut: conv(c_in, c_out, 1, 2, device),
+            norm_s: norm(c_out, device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let y = relu(self.norm_a.forward(self.conv_a.forward(x.clone())));
+        let y = self.norm_b.forward(self.conv_b.forward(y));
+        let s = self.norm_s.forward(self.shortcut.forward(x));
+        relu(y + s)
+    }
+}
+
+/// The image encoder. [`ImageEncoder::features`] exposes the last convolutional feature map so
+/// Grad-CAM can differentiate with respect to it.
+///
+/// The stem has a bias and no normalisation: a normalisation layer straight after a bias-free
+/// convolution of the raw crop would make the network blind to absolute intensity (a contrast
+/// enhancement of 40 versus 120 HU) and make every attribution path from a dark baseline jump
+/// at its start.
+#[derive(Module, Debug)]
+pub struct ImageEncoder {
+    stem: Conv3d,
+    blocks: Vec<ResBlock3d>,
+    project: Linear,
+}
+
+impl ImageEncoder {
+    pub fn new(config: &ImageEncoderConfig, embed_dim: usize, device: &Device) -> Self {
+        let mut blocks = Vec::new();
+        let mut c = config.stem_channels;
+        for &out in &config.block_channels {
+            blocks.push(ResBlock3d::new(c, out, device));
+            c = out;
+        }
+        Self {
+            stem: Conv3dConfig::new([1, config.stem_channels], [3; 3])
+                .with_stride([config.stem_stride; 3])
+                .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
+                .init(device),
+            blocks,
+            project: LinearConfig::new(c, embed_dim).init(device),
+        }
+    }
+
+    /// Last convolutional feature map, `[batch, channels, d, h, w]`, for input
+    /// `[batch, 1, D, H, W]`.
+    pub fn features(&self, x: Tensor<5>) -> Tensor<5> {
+        let mut y = relu(self.stem.forward(x));
+        for block in &self.blocks {
+            y = block.forward(y);
+        }
+        y
+    }
+
+    /// Embedding from a feature map: global average pooling then a linear projection.
+    pub fn embed_features(&self, features: Tensor<5>) -> Tensor<2> {
+        let pooled: Tensor<2> = features.mean_dims(&[2, 3, 4]).flatten(1, 4);
+        relu(self.project.forward(pooled))
+    }
+
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {
+        self.embed_features(self.features(x))
+    }
+}

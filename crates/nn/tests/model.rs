@@ -1,0 +1,197 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use oncolens_nn::batch::Sample;
+use oncolens_nn::fusion::weighted_bce_with_logits;
+use oncolens_nn::store::{load_weights, save_weights};
+use oncolens_nn::{
+    Batch, Device, FusionKind, ImageEncoderConfig, ModalitySet, ModelConfig, MultimodalModel,
+};
+
+const SIDE: usize = 8;
+
+/// burn seeds one generator per backend, shared by every thread: tests that depend on the seed
+/// must not create tensors at the same time.
+static SEED_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn config(fusion: FusionKind, modalities: ModalitySet) -> ModelConfig {
+    ModelConfig {
+        modalities,
+        fusion,
+        embed_dim: 8,
+        image: ImageEncoderConfig {
+            stem_channels: 4,
+            stem_stride: 1,
+            block_channels: vec![8],
+        },
+        clinical_features: 3,
+        text_vocab: 10,
+        text_token_dim: 4,
+        omics_genes: 5,
+        hidden: 8,
+        dropout: 0.1,
+    }
+}
+
+/// Samples whose label is carried by every modality (so any encoder can learn it).
+fn samples(n: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| {
+            let y = (i % 2) as u8;
+            let s = if y == 1 { 1.0 } else { -1.0 };
+            Sample {
+                image: (i % 5 != 0).then(|| {
+                    (0..SIDE.pow(3))
+                        .map(|k| if k % 7 == 0 { s } else { 0.1 * s })
+                        .collect()
+                }),
+                clinical: (i % 3 != 0).then(|| vec![s, 0.5, -0.2, 0.0, 0.0, 1.0]),
+                tokens: (i % 4 != 0).then(|| vec![2 + y as u32 * 3, 4, 9]),
+                omics: Some(vec![s * 0.8, 0.1, -0.1, s, 0.0]),
+                label: Some(y),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn forward_handles_missing_modalities_in_both_fusions() {
+    let _guard = lock();
+    let device = Device::flex();
+    let data = samples(6);
+    let refs: Vec<&Sample> = data.iter().collect();
+    for fusion in [FusionKind::Concat, FusionKind::GatedAttention] {
+        let cfg = config(fusion, ModalitySet::ALL);
+        let model = MultimodalModel::new(&cfg, &device).unwrap();
+        let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
+        let out = model.forward(&batch);
+        let logits: Vec<f32> = out.logits.to_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(logits.len(), 6);
+        assert!(logits.iter().all(|v| v.is_finite()));
+        if let Some(g) = out.gates {
+            let g: Vec<f32> = g.to_data().try_to_vec::<f32>().unwrap();
+            for (k, s) in data.iter().enumerate() {
+                let present = s.present();
+                let row = &g[4 * k..4 * k + 4];
+                let sum: f32 = row.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-5, "weights sum to 1: {row:?}");
+                for m in 0..4 {
+                    if !present[m] {
+                        assert!(row[m] < 1e-6, "absent modality {m} has weight {}", row[m]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wrong_input_width_is_a_clear_error() {
+    let _guard = lock();
+    let device = Device::flex();
+    let cfg = config(FusionKind::Concat, ModalitySet::ALL);
+    let mut s = samples(1).remove(0);
+    s.clinical = Some(vec![0.0; 4]);
+    let err = Batch::collate(&[&s], &cfg, SIDE, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("clinical") && err.contains('6'), "{err}");
+    s.clinical = None;
+    s.tokens = Some(vec![42]);
+    let err = Batch::collate(&[&s], &cfg, SIDE, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("vocabulary"), "{err}");
+}
+
+#[test]
+fn training_lowers_the_loss_for_every_single_modality_model() {
+    let _guard = lock();
+    let device = Device::flex().autodiff();
+    device.seed(3);
+    let data = samples(16);
+    let refs: Vec<&Sample> = data.iter().collect();
+    for m in 0..4 {
+        let cfg = config(FusionKind::Concat, ModalitySet::only(m));
+        let mut model = MultimodalModel::new(&cfg, &device).unwrap();
+        let mut optim = AdamConfig::new().init();
+        let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
+        let labels = batch.labels.clone().unwrap();
+        let loss0: f32 = weighted_bce_with_logits(
+            model.valid().forward(&batch.clone()).logits,
+            labels.clone(),
+            1.0,
+        )
+        .into_scalar();
+        for _ in 0..60 {
+            let out = model.forward(&batch);
+            let loss = weighted_bce_with_logits(out.logits, labels.clone(), 1.0);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-2, model, grads);
+        }
+        let loss1: f32 =
+            weighted_bce_with_logits(model.forward(&batch).logits, labels.clone(), 1.0)
+                .into_scalar();
+        assert!(loss1 < 0.8 * loss0, "modality {m}: {loss0} -> {loss1}");
+    }
+}
+
+#[test]
+fn weights_round_trip_through_safetensors() {
+    let _guard = lock();
+    let device = Device::flex();
+    let cfg = config(FusionKind::GatedAttention, ModalitySet::ALL);
+    let model = MultimodalModel::new(&cfg, &device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    save_weights(&model, &path).unwrap();
+    let fresh = MultimodalModel::new(&cfg, &device).unwrap();
+    let loaded = load_weights(fresh, &path).unwrap();
+    let data = samples(4);
+    let refs: Vec<&Sample> = data.iter().collect();
+    let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
+    let a: Vec<f32> = model
+        .forward(&batch)
+        .logits
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let b: Vec<f32> = loaded
+        .forward(&batch)
+        .logits
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(a, b);
+    // A model of another shape refuses these weights with a message naming the file.
+    let other =
+        MultimodalModel::new(&config(FusionKind::Concat, ModalitySet::ALL), &device).unwrap();
+    let err = load_weights(other, &path).unwrap_err().to_string();
+    assert!(err.contains("w.safetensors"), "{err}");
+    let _ = Module::num_params(&loaded);
+}
+
+#[test]
+fn same_seed_same_initial_weights() {
+    let _guard = lock();
+    let cfg = config(FusionKind::GatedAttention, ModalitySet::ALL);
+    let make = || {
+        let device = Device::flex();
+        device.seed(11);
+        let m = MultimodalModel::new(&cfg, &device).unwrap();
+        let data = samples(3);
+        let refs: Vec<&Sample> = data.iter().collect();
+        let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
+        m.forward(&batch)
+            .logits
+            .to_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    assert_eq!(make(), make());
+}

@@ -1,0 +1,427 @@
+//! The training loop: AdamW, class-weighted cross-entropy, modality dropout, flips, early
+//! stopping on validation AUC with the best weights kept, then temperature scaling and a
+//! threshold chosen on validation patients.
+
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams};
+use oncolens_nn::batch::Sample;
+use oncolens_nn::fusion::weighted_bce_with_logits;
+use oncolens_nn::{
+    Batch, Device, FusionKind, ImageEncoderConfig, ModalitySet, ModelConfig, MultimodalModel,
+};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::cases::{ImageInput, PreparedCase};
+use crate::prep::Preprocessor;
+use crate::split::Split;
+
+/// Training settings; the defaults are the ones the demo and the README numbers use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub max_epochs: usize,
+    pub min_epochs: usize,
+    /// Epochs without a better validation AUC before stopping.
+    pub patience: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    /// Probability of hiding each present modality of a training patient (never all of them),
+    /// so the fused model learns to predict when a modality is missing.
+    pub modality_dropout: f64,
+    /// Random flips of the image crop along each axis.
+    pub augment: bool,
+    pub fusion: FusionKind,
+    pub embed_dim: usize,
+    pub hidden: usize,
+    pub dropout: f64,
+    pub image: ImageEncoderConfig,
+    pub text_token_dim: usize,
+    pub image_input: ImageInput,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            max_epochs: 40,
+            min_epochs: 8,
+            patience: 10,
+            batch_size: 8,
+            learning_rate: 2e-3,
+            weight_decay: 1e-3,
+            seed: 7,
+            modality_dropout: 0.2,
+            augment: true,
+            fusion: FusionKind::GatedAttention,
+            embed_dim: 16,
+            hidden: 32,
+            dropout: 0.2,
+            image: ImageEncoderConfig {
+                stem_stride: 2,
+                ..ImageEncoderConfig::default()
+            },
+            text_token_dim: 16,
+            image_input: ImageInput::DEFAULT_CROP,
+        }
+    }
+}
+
+/// One epoch of the training history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_auc: Option<f64>,
+    pub val_loss: f64,
+}
+
+/// Progress events for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochProgress {
+    pub epoch: usize,
+    pub max_epochs: usize,
+    pub val_auc: Option<f64>,
+}
+
+/// A trained model with everything needed to use it.
+#[derive(Debug, Clone)]
+pub struct TrainedModel {
+    /// Weights on the inference device (no autodiff).
+    pub model: MultimodalModel,
+    pub config: ModelConfig,
+    pub preprocessor: Preprocessor,
+    /// Temperature fitted on validation logits (1 when validation has one class only).
+    pub temperature: f64,
+    /// Probability threshold (Youden's J on validation; 0.5 when undefined).
+    pub threshold: f64,
+    pub history: Vec<EpochLog>,
+    pub best_epoch: usize,
+    pub best_val_auc: Option<f64>,
+}
+
+impl TrainedModel {
+    /// Raw logits for prepared cases.
+    pub fn logits(&self, cases: &[&PreparedCase], device: &Device) -> Result<Vec<f64>, TrainError> {
+        let samples: Vec<Sample> = cases.iter().map(|c| self.preprocessor.sample(c)).collect();
+        predict_logits(
+            &self.model,
+            &self.config,
+            &samples,
+            self.preprocessor.image_input.side(),
+            device,
+        )
+    }
+
+    /// Gated-attention weight of each modality per case (`None` for concatenation fusion), in
+    /// [`oncolens_nn::MODALITIES`] order.
+    pub fn gates(
+        &self,
+        cases: &[&PreparedCase],
+        device: &Device,
+    ) -> Result<Option<Vec<[f64; 4]>>, TrainError> {
+        let samples: Vec<Sample> = cases.iter().map(|c| self.preprocessor.sample(c)).collect();
+        let side = self.preprocessor.image_input.side();
+        let mut out = Vec::with_capacity(samples.len());
+        for chunk in samples.chunks(16) {
+            let refs: Vec<&Sample> = chunk.iter().collect();
+            let batch = Batch::collate(&refs, &self.config, side, device)?;
+            let Some(g) = self.model.forward(&batch).gates else {
+                return Ok(None);
+            };
+            let g: Vec<f32> = g
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| TrainError::Data(format!("{e:?}")))?;
+            out.extend(
+                g.chunks(4)
+                    .map(|r| std::array::from_fn(|k| f64::from(r[k]))),
+            );
+        }
+        Ok(Some(out))
+    }
+
+    /// Calibrated probabilities of the positive class.
+    pub fn probabilities(
+        &self,
+        cases: &[&PreparedCase],
+        device: &Device,
+    ) -> Result<Vec<f64>, TrainError> {
+        Ok(oncolens_metrics::apply_temperature(
+            &self.logits(cases, device)?,
+            self.temperature,
+        )?)
+    }
+}
+
+/// Logits for host samples, in batches of 16, on a device without autodiff.
+pub fn predict_logits(
+    model: &MultimodalModel,
+    config: &ModelConfig,
+    samples: &[Sample],
+    side: usize,
+    device: &Device,
+) -> Result<Vec<f64>, TrainError> {
+    let mut out = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(16) {
+        let refs: Vec<&Sample> = chunk.iter().collect();
+        let batch = Batch::collate(&refs, config, side, device)?;
+        let logits: Vec<f32> = model
+            .forward(&batch)
+            .logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| TrainError::Data(format!("{e:?}")))?;
+        out.extend(logits.into_iter().map(f64::from));
+    }
+    Ok(out)
+}
+
+fn flip_axes(v: &mut [f32], side: usize, flips: [bool; 3]) {
+    if !flips.iter().any(|f| *f) {
+        return;
+    }
+    let src = v.to_vec();
+    for z in 0..side {
+        let sz = if flips[0] { side - 1 - z } else { z };
+        for y in 0..side {
+            let sy = if flips[1] { side - 1 - y } else { y };
+            for x in 0..side {
+                let sx = if flips[2] { side - 1 - x } else { x };
+                v[(z * side + y) * side + x] = src[(sz * side + sy) * side + sx];
+            }
+        }
+    }
+}
+
+fn augment(
+    s: &Sample,
+    cfg: &TrainConfig,
+    side: usize,
+    multimodal: bool,
+    rng: &mut ChaCha8Rng,
+) -> Sample {
+    let mut s = s.clone();
+    if multimodal && cfg.modality_dropout > 0.0 {
+        let present = s.present();
+        let mut keep = present;
+        for k in keep.iter_mut() {
+            if *k && rng.random::<f64>() < cfg.modality_dropout {
+                *k = false;
+            }
+        }
+        if keep.iter().any(|k| *k) {
+            s = s.with_only(keep);
+        }
+    }
+    if cfg.augment
+        && let Some(img) = s.image.as_mut()
+    {
+        let flips = [
+            rng.random::<bool>(),
+            rng.random::<bool>(),
+            rng.random::<bool>(),
+        ];
+        flip_axes(img, side, flips);
+    }
+    s
+}
+
+fn mean_loss(logits: &[f64], labels: &[bool]) -> f64 {
+    let n = logits.len().max(1) as f64;
+    logits
+        .iter()
+        .zip(labels)
+        .map(|(&z, &y)| {
+            let sp = if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            };
+            sp - if y { z } else { 0.0 }
+        })
+        .sum::<f64>()
+        / n
+}
+
+/// Trains one model on `split.train`, choosing the epoch on `split.val`.
+/// `modalities` is intersected with what the training patients have.
+pub fn train_model(
+    cases: &[PreparedCase],
+    split: &Split,
+    modalities: ModalitySet,
+    cfg: &TrainConfig,
+    device: &Device,
+    progress: &dyn Fn(EpochProgress),
+) -> Result<TrainedModel, TrainError> {
+    let train_cases: Vec<&PreparedCase> = split.train.iter().map(|&i| &cases[i]).collect();
+    let val_cases: Vec<&PreparedCase> = split.val.iter().map(|&i| &cases[i]).collect();
+    if train_cases.is_empty() {
+        return Err(TrainError::Data("no training patients".into()));
+    }
+    let prep = Preprocessor::fit(&train_cases, cfg.image_input);
+    let side = cfg.image_input.side();
+    let train: Vec<Sample> = train_cases.iter().map(|c| prep.sample(c)).collect();
+    let val: Vec<Sample> = val_cases.iter().map(|c| prep.sample(c)).collect();
+    let seen = |m: usize| train.iter().any(|s| s.present()[m]);
+    let wanted = modalities.as_array();
+    let available = ModalitySet {
+        image: wanted[0] && seen(0),
+        clinical: wanted[1] && seen(1) && prep.clinical_features() > 0,
+        text: wanted[2] && seen(2),
+        omics: wanted[3] && seen(3),
+    };
+    if available.count() == 0 {
+        return Err(TrainError::Data(format!(
+            "none of the requested modalities ({}) is present in the training patients",
+            modalities.names().join(", ")
+        )));
+    }
+    let config = ModelConfig {
+        modalities: available,
+        fusion: cfg.fusion,
+        embed_dim: cfg.embed_dim,
+        image: cfg.image.clone(),
+        clinical_features: prep.clinical_features(),
+        text_vocab: prep.text_vocab(),
+        text_token_dim: cfg.text_token_dim,
+        omics_genes: prep.omics_genes(),
+        hidden: cfg.hidden,
+        dropout: cfg.dropout,
+    };
+    let labels: Vec<bool> = train.iter().map(|s| s.label == Some(1)).collect();
+    let n_pos = labels.iter().filter(|l| **l).count();
+    let n_neg = labels.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return Err(TrainError::Data(format!(
+            "training patients hold one class only ({n_pos} positive, {n_neg} negative)"
+        )));
+    }
+    // Class weighting: positives weigh n_neg / n_pos, so both classes contribute equally.
+    let pos_weight = n_neg as f64 / n_pos as f64;
+
+    let train_device = device.clone().autodiff();
+    train_device.seed(cfg.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut model = MultimodalModel::new(&config, &train_device)?;
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay as f32)
+        .init();
+    let val_labels: Vec<bool> = val.iter().map(|s| s.label == Some(1)).collect();
+    let val_has_both = val_labels.iter().any(|l| *l) && val_labels.iter().any(|l| !*l);
+    let multimodal = available.count() > 1;
+
+    let mut best: Option<(f64, usize, MultimodalModel, Vec<f64>)> = None;
+    let mut history = Vec::new();
+    let mut since_best = 0usize;
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    for epoch in 1..=cfg.max_epochs {
+        order.shuffle(&mut rng);
+        let mut loss_sum = 0.0;
+        let mut steps = 0usize;
+        for chunk in order.chunks(cfg.batch_size.max(1)) {
+            let batch_samples: Vec<Sample> = chunk
+                .iter()
+                .map(|&i| augment(&train[i], cfg, side, multimodal, &mut rng))
+                .collect();
+            let refs: Vec<&Sample> = batch_samples.iter().collect();
+            let batch = Batch::collate(&refs, &config, side, &train_device)?;
+            let Some(y) = batch.labels.clone() else {
+                return Err(TrainError::Data("a training patient has no label".into()));
+            };
+            let out = model.forward(&batch);
+            let loss = weighted_bce_with_logits(out.logits, y, pos_weight);
+            let loss_value: f32 = loss.clone().into_scalar();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.learning_rate, model, grads);
+            loss_sum += f64::from(loss_value);
+            steps += 1;
+        }
+        let eval_model = model.valid();
+        let val_logits = if val.is_empty() {
+            Vec::new()
+        } else {
+            predict_logits(&eval_model, &config, &val, side, device)?
+        };
+        let val_loss = mean_loss(&val_logits, &val_labels);
+        let val_auc = if val_has_both {
+            oncolens_metrics::roc_auc(&val_logits, &val_labels).ok()
+        } else {
+            None
+        };
+        history.push(EpochLog {
+            epoch,
+            train_loss: loss_sum / steps.max(1) as f64,
+            val_auc,
+            val_loss,
+        });
+        progress(EpochProgress {
+            epoch,
+            max_epochs: cfg.max_epochs,
+            val_auc,
+        });
+        // Higher is better: AUC, then lower loss as the tie-break (or alone without AUC).
+        let score = val_auc.unwrap_or(0.0) * 1e3 - val_loss;
+        let improved = best.as_ref().is_none_or(|(s, ..)| score > *s + 1e-9);
+        if improved {
+            best = Some((score, epoch, eval_model, val_logits));
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        if epoch >= cfg.min_epochs && since_best >= cfg.patience {
+            break;
+        }
+    }
+    let Some((_, best_epoch, best_model, val_logits)) = best else {
+        return Err(TrainError::Data("no epoch was run (max_epochs = 0)".into()));
+    };
+    let (temperature, threshold) = if val_has_both {
+        let t = oncolens_metrics::fit_temperature(&val_logits, &val_labels).unwrap_or(1.0);
+        let p = oncolens_metrics::apply_temperature(&val_logits, t)?;
+        let thr = oncolens_metrics::youden_threshold(&p, &val_labels).unwrap_or(0.5);
+        (
+            t,
+            if thr.is_finite() {
+                thr.clamp(0.0, 1.0)
+            } else {
+                0.5
+            },
+        )
+    } else {
+        (1.0, 0.5)
+    };
+    let best_val_auc = history
+        .iter()
+        .find(|h| h.epoch == best_epoch)
+        .and_then(|h| h.val_auc);
+    Ok(TrainedModel {
+        model: best_model,
+        config,
+        preprocessor: prep,
+        temperature,
+        threshold,
+        history,
+        best_epoch,
+        best_val_auc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flips_are_involutions_and_move_voxels() {
+        let side = 3;
+        let v: Vec<f32> = (0..27).map(|i| i as f32).collect();
+        let mut w = v.clone();
+        flip_axes(&mut w, side, [false, false, true]);
+        assert_eq!(w[0], 2.0);
+        flip_axes(&mut w, side, [false, false, true]);
+        assert_eq!(w, v);
+    }
+}
