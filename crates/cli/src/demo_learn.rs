@@ -103,7 +103,7 @@ fn explain_case(
         &fused.config,
         &sample,
         side,
-        0.0,
+        oncolens_train::Preprocessor::WINDOW_BOTTOM,
         opts.ig_steps,
         IgMethod::GaussLegendre,
         device,
@@ -134,7 +134,7 @@ fn explain_case(
 pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOutcome> {
     let device = oncolens_nn::default_device();
     let cfg = &opts.config;
-    let cases = crate::learn::prepare(cohort_dir, &cfg.image_input)?;
+    let cases = crate::learn::prepare(cohort_dir, &cfg.image_input, 1)?;
     let split = holdout(&cases, 0.25, 0.2, cfg.seed);
     let models_dir = out.join("models");
 

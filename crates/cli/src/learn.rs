@@ -36,6 +36,10 @@ pub struct ModelArgs {
     /// Use the whole image resampled to SIDE^3 voxels instead of a lesion crop (MedMNIST).
     #[arg(long, value_name = "SIDE")]
     pub whole_image: Option<usize>,
+    /// Labels at or above K are the positive class (for multi-class label columns, e.g. 2 for
+    /// T3-T4 versus T1-T2 when the label is the T-stage index).
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub positive_from: u8,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -138,8 +142,13 @@ pub struct PredictArgs {
     pub case: PathBuf,
 }
 
-/// Reads and crops every case of a cohort, with a progress bar.
-pub fn prepare(cohort_dir: &Path, input: &ImageInput) -> Result<Vec<PreparedCase>> {
+/// Reads and crops every case of a cohort, with a progress bar; labels at or above
+/// `positive_from` become 1, the others 0.
+pub fn prepare(
+    cohort_dir: &Path,
+    input: &ImageInput,
+    positive_from: u8,
+) -> Result<Vec<PreparedCase>> {
     let cohort = oncolens_io::scan_cohort(cohort_dir)
         .with_context(|| format!("reading cohort {}", cohort_dir.display()))?;
     if cohort.entries.is_empty() {
@@ -149,6 +158,13 @@ pub fn prepare(cohort_dir: &Path, input: &ImageInput) -> Result<Vec<PreparedCase
     let cases =
         oncolens_train::prepare_cohort(&cohort, input, &|done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    let mut cases = cases;
+    if positive_from == 0 {
+        bail!("--positive-from must be at least 1");
+    }
+    for c in &mut cases {
+        c.label = c.label.map(|l| u8::from(l >= positive_from));
+    }
     Ok(cases)
 }
 
@@ -227,7 +243,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let device = oncolens_nn::default_device();
     let cfg = args.model.train_config()?;
     let modalities = args.model.modality_set()?;
-    let cases = prepare(&args.cohort, &cfg.image_input)?;
+    let cases = prepare(&args.cohort, &cfg.image_input, args.model.positive_from)?;
     let split = holdout(&cases, 0.25, 0.2, cfg.seed);
     if split.test.is_empty() || split.train.is_empty() {
         bail!(

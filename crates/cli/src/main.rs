@@ -4,6 +4,7 @@
 mod demo;
 mod demo_learn;
 mod demo_report;
+mod import;
 mod learn;
 mod progress;
 
@@ -42,6 +43,9 @@ enum Command {
     Train(learn::TrainArgs),
     /// Predict one case folder with a trained model folder; prints JSON.
     Predict(learn::PredictArgs),
+    /// Convert a public dataset (MedMNIST 3D, KiTS19, LIDC-IDRI, TCGA reports) into a cohort
+    /// folder.
+    Import(import::ImportArgs),
 }
 
 #[derive(clap::Args)]
@@ -227,6 +231,7 @@ fn main() -> ExitCode {
         Command::Deid(args) => run_deid(args),
         Command::Train(args) => learn::run_train(args),
         Command::Predict(args) => learn::run_predict(args),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,12 +38,16 @@ pub fn integrated_gradients(
         return Err(ExplainError::Setting("steps must be at least 1".into()));
     }
     let n = side.pow(3);
-    if image.len() != n {
+    let channels = config.image.in_channels;
+    if image.len() != channels * n {
         return Err(ExplainError::Setting(format!(
-            "image has {} values, expected {side}^3",
+            "image has {} values, expected {channels} x {side}^3",
             image.len()
         )));
     }
+    // Only the first channel (the scan) is attributed; further channels (the lesion mask) stay
+    // at the patient's values along the path.
+    let (scan, fixed) = image.split_at(n);
     let (alphas, weights) = match method {
         IgMethod::GaussLegendre => gauss_legendre(steps),
         IgMethod::RiemannTrapezoid => riemann_trapezoid(steps),
@@ -56,13 +60,17 @@ pub fn integrated_gradients(
         let k = a_chunk.len();
         let copies: Vec<&Sample> = std::iter::repeat_n(sample, k).collect();
         let mut batch = Batch::collate(&copies, config, side, &ad)?;
-        let mut data = Vec::with_capacity(k * n);
+        let mut data = Vec::with_capacity(k * channels * n);
         for &a in a_chunk {
             let a = a as f32;
-            data.extend(image.iter().map(|&v| baseline + a * (v - baseline)));
+            data.extend(scan.iter().map(|&v| baseline + a * (v - baseline)));
+            data.extend_from_slice(fixed);
         }
-        let x = Tensor::<5>::from_data(TensorData::new(data, [k, 1, side, side, side]), &ad)
-            .require_grad();
+        let x = Tensor::<5>::from_data(
+            TensorData::new(data, [k, channels, side, side, side]),
+            &ad,
+        )
+        .require_grad();
         batch.image = Some(x.clone());
         let grads = tracked.forward(&batch).logits.sum().backward();
         let g = x
@@ -70,19 +78,22 @@ pub fn integrated_gradients(
             .ok_or_else(|| ExplainError::Data("no gradient reached the image".into()))?;
         let g = to_vec(g.into_data())?;
         for (j, &w) in w_chunk.iter().enumerate() {
-            for (acc, &gv) in path_grad.iter_mut().zip(&g[j * n..(j + 1) * n]) {
+            let start = j * channels * n;
+            for (acc, &gv) in path_grad.iter_mut().zip(&g[start..start + n]) {
                 *acc += w * f64::from(gv);
             }
         }
     }
-    let values: Vec<f32> = image
+    let values: Vec<f32> = scan
         .iter()
         .zip(&path_grad)
         .map(|(&v, &g)| (f64::from(v - baseline) * g) as f32)
         .collect();
     // f(input) and f(baseline) for the completeness check.
     let mut base = sample.clone();
-    base.image = Some(vec![baseline; n]);
+    let mut base_image = vec![baseline; n];
+    base_image.extend_from_slice(fixed);
+    base.image = Some(base_image);
     let pair = [sample, &base];
     let batch = Batch::collate(&pair, config, side, device)?;
     let logits = to_vec(model.forward(&batch).logits.into_data())?;

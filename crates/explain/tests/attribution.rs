@@ -21,7 +21,9 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
         fusion: FusionKind::GatedAttention,
         embed_dim: 8,
         image: ImageEncoderConfig {
+            in_channels: 1,
             stem_channels: 4,
+            norm: oncolens_nn::ImageNorm::Batch,
             stem_stride: 1,
             block_channels: vec![8],
         },

@@ -42,6 +42,12 @@ pub struct DeidCohortSummary {
     pub identifiers_checked: usize,
 }
 
+/// A birth date as written in DICOM (`YYYYMMDD`) or FHIR (`YYYY-MM-DD`).
+fn looks_like_date(s: &str) -> bool {
+    let digits: String = s.chars().filter(|c| *c != '-').collect();
+    digits.len() == 8 && digits.chars().all(|c| c.is_ascii_digit())
+}
+
 /// Identifying strings of one case: MRN, names, birth date, accession number.
 fn identity_of(
     entry: &oncolens_core::CohortEntry,
@@ -228,7 +234,7 @@ pub fn deidentify_cohort(
         return Err(DeidCohortError::NotEmpty(output.to_path_buf()));
     }
     let cohort = scan_cohort(input)?;
-    type CaseResult = Result<(String, String, DeidCohortSummary, Vec<String>), DeidCohortError>;
+    type CaseResult = Result<CaseOutcome, DeidCohortError>;
     let results: Vec<CaseResult> = cohort
         .entries
         .par_iter()
@@ -241,8 +247,13 @@ pub fn deidentify_cohort(
     let mut summary = DeidCohortSummary::default();
     let mut map = HashMap::new();
     let mut needles = Vec::new();
+    let mut case_dates: Vec<(PathBuf, Vec<String>)> = Vec::new();
     for r in results {
-        let (case_id, pseudo, s, ids) = r?;
+        let (case_id, pseudo, s, ids, case_dir) = r?;
+        case_dates.push((
+            case_dir,
+            ids.iter().filter(|n| looks_like_date(n)).cloned().collect(),
+        ));
         map.insert(case_id, pseudo);
         summary.cases += 1;
         summary.dicom_files += s.dicom_files;
@@ -279,10 +290,29 @@ pub fn deidentify_cohort(
             .write_tsv(&path, oncolens_records::omics::Orientation::GenesBySamples)
             .map_err(write_err(&path))?;
     }
-    needles.sort();
-    needles.dedup();
-    summary.identifiers_checked = needles.len();
-    summary.files_with_identifiers = find_identifiers(output, &needles);
+    // Names, MRNs and accession numbers must appear nowhere in the output. Birth dates are
+    // searched only in the patient's own folder: in a cohort of hundreds, one patient's shifted
+    // birth date is often another patient's real one, which identifies nobody.
+    let mut direct: Vec<String> = needles
+        .iter()
+        .filter(|n| !looks_like_date(n))
+        .cloned()
+        .collect();
+    direct.sort();
+    direct.dedup();
+    let mut all = needles;
+    all.sort();
+    all.dedup();
+    summary.identifiers_checked = all.len();
+    let mut found = find_identifiers(output, &direct);
+    let per_case: Vec<Vec<PathBuf>> = case_dates
+        .par_iter()
+        .map(|(dir, dates)| find_identifiers(dir, dates))
+        .collect();
+    found.extend(per_case.into_iter().flatten());
+    found.sort();
+    found.dedup();
+    summary.files_with_identifiers = found;
     let path = output.join("deid_summary.json");
     let text = serde_json::to_string_pretty(&summary).map_err(|e| DeidCohortError::File {
         path: path.clone(),
@@ -292,11 +322,14 @@ pub fn deidentify_cohort(
     Ok(summary)
 }
 
+/// Case id, pseudonym, counts, identifying strings, output folder.
+type CaseOutcome = (String, String, DeidCohortSummary, Vec<String>, PathBuf);
+
 fn deidentify_case(
     entry: &oncolens_core::CohortEntry,
     output: &Path,
     key: &PseudonymKey,
-) -> Result<(String, String, DeidCohortSummary, Vec<String>), DeidCohortError> {
+) -> Result<CaseOutcome, DeidCohortError> {
     let case_err = |message: String| DeidCohortError::Case {
         case_id: entry.id.clone(),
         message,
@@ -356,5 +389,19 @@ fn deidentify_case(
             .map_err(write_err(&out))?;
         s.reports += 1;
     }
-    Ok((entry.id.clone(), pseudo, s, identity))
+    Ok((entry.id.clone(), pseudo, s, identity, dir))
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::looks_like_date;
+
+    #[test]
+    fn birth_dates_are_recognised_in_both_spellings() {
+        assert!(looks_like_date("19590727"));
+        assert!(looks_like_date("1959-07-27"));
+        assert!(!looks_like_date("SYN6763741"));
+        assert!(!looks_like_date("Jansen"));
+        assert!(!looks_like_date("1959072"));
+    }
 }

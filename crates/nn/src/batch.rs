@@ -9,7 +9,8 @@ use crate::{ModelConfig, NnError};
 /// A missing modality is `None`; the model then sees zeros and a 0 in the presence mask.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Sample {
-    /// Image crop, `side^3` values in z, y, x order.
+    /// Image crop, `in_channels * side^3` values (channel, z, y, x order): the CT crop, then the
+    /// lesion mask on the same grid when the model takes two channels.
     pub image: Option<Vec<f32>>,
     /// Standardised clinical values followed by missing indicators (`2 * features`).
     pub clinical: Option<Vec<f32>>,
@@ -104,9 +105,10 @@ impl Batch {
             Ok(Tensor::from_data(TensorData::new(v, [b, width]), device))
         };
         let image = if on[0] {
-            let n = image_side.pow(3);
+            let c = config.image.in_channels;
+            let n = c * image_side.pow(3);
             let t = dense(n, "image", &|s| s.image.as_ref())?;
-            Some(t.reshape([b, 1, image_side, image_side, image_side]))
+            Some(t.reshape([b, c, image_side, image_side, image_side]))
         } else {
             None
         };

@@ -63,12 +63,35 @@ pub enum FusionKind {
     GatedAttention,
 }
 
+/// Normalisation inside the image encoder's blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageNorm {
+    /// Batch statistics (running averages at inference).
+    Batch,
+    /// Group normalisation (groups of 4 channels): independent of the batch, for batch size 1
+    /// or federated training where sites must not share batch statistics.
+    Group,
+    /// No normalisation: the default. Per-sample normalisation (group or instance norm)
+    /// rescales each crop's feature maps and so hides how large the lesion is, much of the
+    /// signal for renal masses; batch statistics are polluted by the all-zero images of
+    /// patients whose scan is missing or dropped out during training. The network is shallow
+    /// and residual, and trains without normalisation.
+    #[default]
+    None,
+}
+
 /// A 3D CNN with residual downsampling blocks for CT crops (or whole volumes: the global pooling
 /// accepts any input size).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageEncoderConfig {
+    /// Input channels: 1 (the CT crop) or 2 (the CT crop and the lesion mask resampled onto it).
+    #[serde(default = "one")]
+    pub in_channels: usize,
     /// Channels of the stem convolution.
     pub stem_channels: usize,
+    #[serde(default)]
+    pub norm: ImageNorm,
     /// Stride of the stem convolution: 2 halves the grid before the first block, which makes
     /// the network about eight times cheaper at the cost of the finest texture.
     pub stem_stride: usize,
@@ -76,10 +99,16 @@ pub struct ImageEncoderConfig {
     pub block_channels: Vec<usize>,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl Default for ImageEncoderConfig {
     fn default() -> Self {
         Self {
+            in_channels: 1,
             stem_channels: 8,
+            norm: ImageNorm::None,
             stem_stride: 1,
             block_channels: vec![16, 32, 32],
         }
@@ -128,6 +157,9 @@ impl ModelConfig {
         }
         if self.modalities.omics && self.omics_genes == 0 {
             return Err(NnError::Config("omics encoder with zero genes".into()));
+        }
+        if self.modalities.image && !(1..=2).contains(&self.image.in_channels) {
+            return Err(NnError::Config("image input has 1 or 2 channels".into()));
         }
         if self.modalities.image && !(1..=2).contains(&self.image.stem_stride) {
             return Err(NnError::Config("image stem stride must be 1 or 2".into()));

@@ -1,19 +1,23 @@
-//! 3D CNN image encoder: a stride-1 stem and residual blocks that halve the grid, then global
-//! average pooling. GroupNorm instead of BatchNorm because batches here are small (a handful of
-//! CT crops) and federated sites must not share batch statistics.
+//! 3D CNN image encoder: a stem convolution and residual blocks that halve the grid, then global
+//! average pooling. The normalisation inside the blocks is configurable ([`ImageNorm`]).
 
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
-use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig3d};
+use burn::nn::norm::{Normalization, NormalizationConfig};
+use burn::nn::{BatchNormConfig, GroupNormConfig, Linear, LinearConfig, PaddingConfig3d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::config::ImageEncoderConfig;
+use crate::config::{ImageEncoderConfig, ImageNorm};
 
-fn norm(channels: usize, device: &Device) -> GroupNorm {
-    // Groups of 4 channels (or one group for tiny layers): stable for batch sizes of 1.
-    let groups = (channels / 4).max(1);
-    GroupNormConfig::new(groups, channels).init(device)
+fn norm(kind: ImageNorm, channels: usize, device: &Device) -> Normalization {
+    let config: NormalizationConfig = match kind {
+        ImageNorm::Batch => BatchNormConfig::new(channels).into(),
+        // Groups of 4 channels (or one group for tiny layers): stable for batch sizes of 1.
+        ImageNorm::Group => GroupNormConfig::new((channels / 4).max(1), channels).into(),
+        ImageNorm::None => NormalizationConfig::Identity,
+    };
+    config.init(device)
 }
 
 fn conv(c_in: usize, c_out: usize, kernel: usize, stride: usize, device: &Device) -> Conv3d {
@@ -29,22 +33,22 @@ fn conv(c_in: usize, c_out: usize, kernel: usize, stride: usize, device: &Device
 #[derive(Module, Debug)]
 pub struct ResBlock3d {
     conv_a: Conv3d,
-    norm_a: GroupNorm,
+    norm_a: Normalization,
     conv_b: Conv3d,
-    norm_b: GroupNorm,
+    norm_b: Normalization,
     shortcut: Conv3d,
-    norm_s: GroupNorm,
+    norm_s: Normalization,
 }
 
 impl ResBlock3d {
-    pub fn new(c_in: usize, c_out: usize, device: &Device) -> Self {
+    pub fn new(c_in: usize, c_out: usize, kind: ImageNorm, device: &Device) -> Self {
         Self {
             conv_a: conv(c_in, c_out, 3, 2, device),
-            norm_a: norm(c_out, device),
+            norm_a: norm(kind, c_out, device),
             conv_b: conv(c_out, c_out, 3, 1, device),
-            norm_b: norm(c_out, device),
+            norm_b: norm(kind, c_out, device),
             shortcut: conv(c_in, c_out, 1, 2, device),
-            norm_s: norm(c_out, device),
+            norm_s: norm(kind, c_out, device),
         }
     }
 
@@ -75,11 +79,11 @@ impl ImageEncoder {
         let mut blocks = Vec::new();
         let mut c = config.stem_channels;
         for &out in &config.block_channels {
-            blocks.push(ResBlock3d::new(c, out, device));
+            blocks.push(ResBlock3d::new(c, out, config.norm, device));
             c = out;
         }
         Self {
-            stem: Conv3dConfig::new([1, config.stem_channels], [3; 3])
+            stem: Conv3dConfig::new([config.in_channels, config.stem_channels], [3; 3])
                 .with_stride([config.stem_stride; 3])
                 .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
                 .init(device),
@@ -89,7 +93,7 @@ impl ImageEncoder {
     }
 
     /// Last convolutional feature map, `[batch, channels, d, h, w]`, for input
-    /// `[batch, 1, D, H, W]`.
+    /// `[batch, in_channels, D, H, W]`.
     pub fn features(&self, x: Tensor<5>) -> Tensor<5> {
         let mut y = relu(self.stem.forward(x));
         for block in &self.blocks {

@@ -19,7 +19,7 @@ pub mod tokenizer;
 
 pub use batch::Batch;
 pub use burn::tensor::Device;
-pub use config::{FusionKind, ImageEncoderConfig, ModalitySet, ModelConfig};
+pub use config::{FusionKind, ImageEncoderConfig, ImageNorm, ModalitySet, ModelConfig};
 pub use fusion::{ModelOutput, MultimodalModel};
 pub use tokenizer::Tokenizer;
 

@@ -9,7 +9,8 @@ use crate::{MultimodalModel, NnError};
 
 /// Writes the model's weights to `path` (SafeTensors).
 pub fn save_weights(model: &MultimodalModel, path: &Path) -> Result<(), NnError> {
-    let mut store = SafetensorsStore::from_file(path.to_path_buf());
+    // Replaced atomically by burn's store, so a crash never leaves half a file.
+    let mut store = SafetensorsStore::from_file(path.to_path_buf()).overwrite(true);
     model.save_into(&mut store).map_err(|e| NnError::Store {
         path: path.to_path_buf(),
         message: e.to_string(),

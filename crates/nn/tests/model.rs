@@ -25,7 +25,9 @@ fn config(fusion: FusionKind, modalities: ModalitySet) -> ModelConfig {
         fusion,
         embed_dim: 8,
         image: ImageEncoderConfig {
+            in_channels: 1,
             stem_channels: 4,
+            norm: oncolens_nn::ImageNorm::Batch,
             stem_stride: 1,
             block_channels: vec![8],
         },

@@ -58,6 +58,8 @@ pub struct PreparedCase {
     pub dir: PathBuf,
     /// Crop intensities (`side^3`, z-y-x order) in the scan's units (HU for CT).
     pub image: Option<Vec<f32>>,
+    /// The lesion mask on the crop grid (trilinear, so partial-volume fractions in [0, 1]).
+    pub lesion: Option<Vec<f32>>,
     pub crop: Option<CropOrigin>,
     pub clinical: Option<ClinicalRecord>,
     pub report: Option<String>,
@@ -77,7 +79,7 @@ pub fn image_input(
     lesion: Option<&oncolens_core::LabelMap>,
     organ: Option<&oncolens_core::LabelMap>,
     input: &ImageInput,
-) -> Result<(Vec<f32>, CropOrigin), TrainError> {
+) -> Result<(Vec<f32>, Option<Vec<f32>>, CropOrigin), TrainError> {
     let fill = image
         .data()
         .iter()
@@ -109,9 +111,18 @@ pub fn image_input(
         }
     };
     let grid = volume.geometry().clone();
+    let lesion_crop = match lesion {
+        Some(mask) => {
+            let binary = mask.volume().map(|&l| f32::from(u8::from(l != 0)));
+            let r = resample_to_grid(&binary, &grid, 0.0)?;
+            Some(r.data().iter().copied().collect())
+        }
+        None => None,
+    };
     let (data, _) = volume.into_parts();
     Ok((
         data.iter().copied().collect(),
+        lesion_crop,
         CropOrigin { grid, centred_on },
     ))
 }
@@ -123,9 +134,9 @@ pub fn prepare_case(
     input: &ImageInput,
 ) -> Result<PreparedCase, TrainError> {
     let case = oncolens_io::load_case(entry, omics)?;
-    let (image, crop) = match &case.image {
+    let (image, lesion, crop) = match &case.image {
         Some(img) => {
-            let (v, o) = image_input(
+            let (v, l, o) = image_input(
                 img,
                 case.lesion_mask.as_ref(),
                 case.organ_mask.as_ref(),
@@ -135,9 +146,9 @@ pub fn prepare_case(
                 case_id: entry.id.clone(),
                 message: e.to_string(),
             })?;
-            (Some(v), Some(o))
+            (Some(v), l, Some(o))
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     Ok(PreparedCase {
         id: entry.id.clone(),
@@ -146,6 +157,7 @@ pub fn prepare_case(
         split: entry.split.clone(),
         dir: entry.dir.clone(),
         image,
+        lesion,
         crop,
         clinical: case.clinical,
         report: case.report.map(|r| r.text),

@@ -74,6 +74,9 @@ pub struct Preprocessor {
     pub image_input: ImageInput,
     /// Intensities are mapped through this window to [0, 1].
     pub window: HuWindow,
+    /// Whether the lesion mask is a second image channel (when every training image has one).
+    #[serde(default)]
+    pub mask_channel: bool,
     pub clinical: Vec<ClinicalFeature>,
     pub tokenizer: Option<Tokenizer>,
     pub omics: Option<OmicsScaling>,
@@ -116,6 +119,10 @@ impl Preprocessor {
                 high_hu: if high > low { high } else { low + 1.0 },
             }
         };
+
+        let with_image: Vec<&&PreparedCase> = train.iter().filter(|c| c.image.is_some()).collect();
+        let mask_channel =
+            !with_image.is_empty() && with_image.iter().all(|c| c.lesion.is_some());
 
         let records: Vec<&ClinicalRecord> =
             train.iter().filter_map(|c| c.clinical.as_ref()).collect();
@@ -223,10 +230,20 @@ impl Preprocessor {
         Self {
             image_input,
             window,
+            mask_channel,
             clinical,
             tokenizer,
             omics,
         }
+    }
+
+    /// The model-input value of the bottom of the intensity window (air and fat for CT): the
+    /// natural "no signal" baseline of Integrated Gradients.
+    pub const WINDOW_BOTTOM: f32 = -1.0;
+
+    /// Channels of the image input.
+    pub fn image_channels(&self) -> usize {
+        if self.mask_channel { 2 } else { 1 }
     }
 
     pub fn clinical_features(&self) -> usize {
@@ -246,6 +263,18 @@ impl Preprocessor {
         let image = case.image.as_ref().map(|v| {
             let mut v = v.clone();
             oncolens_transforms::window_to_unit(&mut v, self.window);
+            // Centred on zero: [0, 1] window units become [-1, 1].
+            for x in &mut v {
+                *x = 2.0 * *x - 1.0;
+            }
+            if self.mask_channel {
+                let n = v.len();
+                match &case.lesion {
+                    Some(m) => v.extend_from_slice(m),
+                    // A case without a mask: an empty second channel.
+                    None => v.extend(std::iter::repeat_n(0.0, n)),
+                }
+            }
             v
         });
         let clinical = case

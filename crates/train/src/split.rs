@@ -168,6 +168,7 @@ mod tests {
                 split: None,
                 dir: Default::default(),
                 image: None,
+                lesion: None,
                 crop: None,
                 clinical: None,
                 report: None,

@@ -24,8 +24,11 @@ use crate::split::Split;
 pub struct TrainConfig {
     pub max_epochs: usize,
     pub min_epochs: usize,
-    /// Epochs without a better validation AUC before stopping.
+    /// Epochs without a better validation score before stopping.
     pub patience: usize,
+    /// What chooses the epoch whose weights are kept.
+    #[serde(default)]
+    pub select_on: SelectOn,
     pub batch_size: usize,
     pub learning_rate: f64,
     pub weight_decay: f64,
@@ -50,6 +53,7 @@ impl Default for TrainConfig {
             max_epochs: 40,
             min_epochs: 8,
             patience: 10,
+            select_on: SelectOn::Auc,
             batch_size: 8,
             learning_rate: 2e-3,
             weight_decay: 1e-3,
@@ -68,6 +72,18 @@ impl Default for TrainConfig {
             image_input: ImageInput::DEFAULT_CROP,
         }
     }
+}
+
+/// The validation score that chooses the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectOn {
+    /// Validation AUC (ties broken by the lower validation loss).
+    #[default]
+    Auc,
+    /// Validation cross-entropy: smoother than the AUC of a few dozen patients, which often
+    /// saturates at an early, lucky epoch.
+    Loss,
 }
 
 /// One epoch of the training history.
@@ -225,7 +241,10 @@ fn augment(
             rng.random::<bool>(),
             rng.random::<bool>(),
         ];
-        flip_axes(img, side, flips);
+        // Every channel (CT, mask) gets the same flips.
+        for channel in img.chunks_mut(side.pow(3)) {
+            flip_axes(channel, side, flips);
+        }
     }
     s
 }
@@ -284,7 +303,10 @@ pub fn train_model(
         modalities: available,
         fusion: cfg.fusion,
         embed_dim: cfg.embed_dim,
-        image: cfg.image.clone(),
+        image: oncolens_nn::ImageEncoderConfig {
+            in_channels: prep.image_channels(),
+            ..cfg.image.clone()
+        },
         clinical_features: prep.clinical_features(),
         text_vocab: prep.text_vocab(),
         text_token_dim: cfg.text_token_dim,
@@ -364,7 +386,10 @@ pub fn train_model(
             val_auc,
         });
         // Higher is better: AUC, then lower loss as the tie-break (or alone without AUC).
-        let score = val_auc.unwrap_or(0.0) * 1e3 - val_loss;
+        let score = match cfg.select_on {
+            SelectOn::Auc => val_auc.unwrap_or(0.0) * 1e3 - val_loss,
+            SelectOn::Loss => -val_loss,
+        };
         let improved = best.as_ref().is_none_or(|(s, ..)| score > *s + 1e-9);
         if improved {
             best = Some((score, epoch, eval_model, val_logits));

@@ -15,7 +15,9 @@ fn tiny_config() -> TrainConfig {
         min_epochs: 1,
         patience: 5,
         image: ImageEncoderConfig {
+            in_channels: 1,
             stem_channels: 4,
+            norm: oncolens_nn::ImageNorm::Batch,
             stem_stride: 1,
             block_channels: vec![8, 8],
         },
