@@ -8,7 +8,8 @@ from torch import nn
 
 
 def norm(c):
-    return nn.GroupNorm(max(c // 4, 1), c)
+    # oncolens' default image encoder has no normalisation layer (ImageNorm::None).
+    return nn.Identity()
 
 
 class Block(nn.Module):

@@ -147,6 +147,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         plan.push((name, ModalitySet::only(m), FusionKind::Concat));
     }
     let mut models = Vec::new();
+    let mut skipped = serde_json::Map::new();
     for (name, modalities, fusion) in plan {
         let c = TrainConfig {
             fusion,
@@ -165,7 +166,20 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "text" => "training text",
             _ => "training omics",
         };
-        let model = train_one(&cases, &split, modalities, &c, &device, label)?;
+        let model = match train_one(&cases, &split, modalities, &c, &device, label) {
+            Ok(m) => m,
+            // A single-modality model the cohort cannot support (no patient has the modality)
+            // is reported, not fatal; the fused model must train.
+            Err(e) if name != "fused" => {
+                eprintln!("  {name:<13} not trained: {e:#}");
+                skipped.insert(
+                    name.to_owned(),
+                    serde_json::json!({"auc": null, "undefined": format!("{e:#}")}),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let test = predict(&model, &cases, &split.test, &device)?;
         let report = report_json(&test, model.threshold, cfg.seed);
         let dir = models_dir.join(name);
@@ -195,14 +209,25 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     let mut loso = BTreeMap::new();
     if opts.loso {
         for (site, s) in leave_one_site_out(&cases, 0.2, cfg.seed) {
-            let m = train_one(
+            let trained = train_one(
                 &cases,
                 &s,
                 ModalitySet::ALL,
                 cfg,
                 &device,
                 "leave-one-site-out",
-            )?;
+            );
+            let m = match trained {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("  site {site} held out: not trained: {e:#}");
+                    loso.insert(
+                        site,
+                        serde_json::json!({"auc": null, "undefined": format!("{e:#}")}),
+                    );
+                    continue;
+                }
+            };
             let p = predict(&m, &cases, &s.test, &device)?;
             let r = report_json(&p, m.threshold, cfg.seed);
             eprintln!(
@@ -287,6 +312,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     for m in &models {
         test.insert(m.name.to_owned(), m.report.clone());
     }
+    test.extend(skipped);
     let metrics = serde_json::json!({
         "cohort": cohort_dir,
         "split": {"train": split.train.len(), "val": split.val.len(), "test": split.test.len()},

@@ -68,7 +68,7 @@ struct DeidArgs {
 #[derive(clap::Args, Clone)]
 pub(crate) struct CohortArgs {
     /// Number of patients.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 200)]
     pub patients: usize,
     /// Number of sites (hospitals), 1 to 26.
     #[arg(long, default_value_t = 3)]

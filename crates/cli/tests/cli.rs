@@ -196,23 +196,105 @@ fn demo_runs_end_to_end_at_tiny_size() {
         "--out",
         out.to_str().unwrap(),
         "--patients",
-        "6",
+        "32",
         "--sites",
         "2",
         "--matrix",
         "32",
+        "--epochs",
+        "2",
+        "--crop-side",
+        "8",
+        "--crop-spacing-mm",
+        "12",
+        "--explain",
+        "2",
+        "--ig-steps",
+        "4",
     ];
     let o = oncolens(&args);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["cases"], 6);
+    assert_eq!(summary["cases"], 32);
     let checks = summary["checks_against_ground_truth"].as_object().unwrap();
     assert!(checks.contains_key("age_from_fhir"));
     for (name, c) in checks {
         assert_eq!(c["checked"], c["passed"], "{name}");
     }
     assert!(out.join("cases.csv").is_file());
+    // The metrics.json contract.
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    for model in ["fused", "image", "clinical", "text", "omics"] {
+        assert!(
+            metrics["test"][model].get("auc").is_some(),
+            "test.{model}.auc missing: {}",
+            metrics["test"]
+        );
+    }
+    let fused_auc = metrics["test"]["fused"]["auc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&fused_auc));
+    assert_eq!(
+        metrics["test"]["fused"]["auc_ci"].as_array().unwrap().len(),
+        2
+    );
+    assert!(!metrics["per_site"].as_object().unwrap().is_empty());
+    assert_eq!(metrics["leave_one_site_out"].as_object().unwrap().len(), 2);
+    for method in ["integrated-gradients", "grad-cam"] {
+        let share = metrics["attribution_in_lesion"][method].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&share), "{method}: {share}");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("data:image/png;base64,") && html.contains("Leave one site out"));
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    assert!(std::fs::read_dir(out.join("explanations")).unwrap().count() > 0);
+
+    // train and predict work on the cohort the demo wrote.
+    let cohort = out.join("cohort");
+    let model = dir.path().join("model");
+    let o = oncolens(&[
+        "train",
+        "--cohort",
+        cohort.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--crop-side",
+        "8",
+        "--crop-spacing-mm",
+        "12",
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(model.join("weights.safetensors").is_file() && model.join("metrics.json").is_file());
+    let case = std::fs::read_dir(cohort.join("site_a"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let o = oncolens(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--case",
+        case.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let p: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let prob = p["probability_malignant"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&prob));
+    // A folder that is not a case is a clear error.
+    let o = oncolens(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--case",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a case folder"), "{}", stderr(&o));
+
     // A second run reuses the cohort.
     let o = oncolens(&args);
     assert!(o.status.success());

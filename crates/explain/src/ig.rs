@@ -66,11 +66,8 @@ pub fn integrated_gradients(
             data.extend(scan.iter().map(|&v| baseline + a * (v - baseline)));
             data.extend_from_slice(fixed);
         }
-        let x = Tensor::<5>::from_data(
-            TensorData::new(data, [k, channels, side, side, side]),
-            &ad,
-        )
-        .require_grad();
+        let x = Tensor::<5>::from_data(TensorData::new(data, [k, channels, side, side, side]), &ad)
+            .require_grad();
         batch.image = Some(x.clone());
         let grads = tracked.forward(&batch).logits.sum().backward();
         let g = x

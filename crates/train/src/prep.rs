@@ -121,8 +121,7 @@ impl Preprocessor {
         };
 
         let with_image: Vec<&&PreparedCase> = train.iter().filter(|c| c.image.is_some()).collect();
-        let mask_channel =
-            !with_image.is_empty() && with_image.iter().all(|c| c.lesion.is_some());
+        let mask_channel = !with_image.is_empty() && with_image.iter().all(|c| c.lesion.is_some());
 
         let records: Vec<&ClinicalRecord> =
             train.iter().filter_map(|c| c.clinical.as_ref()).collect();
