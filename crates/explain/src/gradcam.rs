@@ -54,6 +54,9 @@ pub fn grad_cam(
     side: usize,
     device: &Device,
 ) -> Result<ImageAttribution, ExplainError> {
+    // Inference behaviour (no dropout, running batch statistics) whatever state the caller's
+    // model is in: attributions must not depend on the other samples of a batch.
+    let model = &model.valid();
     let encoder = model.image_encoder().ok_or(ExplainError::NoImageEncoder)?;
     if sample.image.is_none() {
         return Err(ExplainError::NoImage);
@@ -65,7 +68,7 @@ pub fn grad_cam(
     let feature_data = features.into_data();
 
     let ad = device.clone().autodiff();
-    let tracked = model.clone().to_device(&ad);
+    let tracked = model.valid().to_device(&ad);
     let batch_ad = Batch::collate(&[sample], config, side, &ad)?;
     let a = Tensor::<5>::from_data(feature_data.clone(), &ad).require_grad();
     let out = tracked.forward_with_image_features(&batch_ad, Some(a.clone()));

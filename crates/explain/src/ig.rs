@@ -31,6 +31,9 @@ pub fn integrated_gradients(
     device: &Device,
 ) -> Result<ImageAttribution, ExplainError> {
     let image = sample.image.as_ref().ok_or(ExplainError::NoImage)?;
+    // Inference behaviour whatever state the caller's model is in: with batch statistics the
+    // points of the path would normalise each other.
+    let model = &model.valid();
     if model.image_encoder().is_none() {
         return Err(ExplainError::NoImageEncoder);
     }
@@ -53,7 +56,7 @@ pub fn integrated_gradients(
         IgMethod::RiemannTrapezoid => riemann_trapezoid(steps),
     };
     let ad = device.clone().autodiff();
-    let tracked = model.clone().to_device(&ad);
+    let tracked = model.valid().to_device(&ad);
     let mut path_grad = vec![0f64; n];
     const CHUNK: usize = 8;
     for (a_chunk, w_chunk) in alphas.chunks(CHUNK).zip(weights.chunks(CHUNK)) {

@@ -8,6 +8,9 @@ use oncolens_nn::{
 
 const SIDE: usize = 8;
 
+/// burn's generator is global: tests that seed it must not create tensors at the same time.
+static SEED_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
     let device = Device::flex();
     device.seed(5);
@@ -23,7 +26,7 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
         image: ImageEncoderConfig {
             in_channels: 1,
             stem_channels: 4,
-            norm: oncolens_nn::ImageNorm::Batch,
+            norm: oncolens_nn::ImageNorm::Batch, // running statistics at inference
             stem_stride: 1,
             block_channels: vec![8],
         },
@@ -39,7 +42,7 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
     let image = (0..SIDE.pow(3))
         .map(|i| {
             let (z, y, x) = (i / 64, (i / 8) % 8, i % 8);
-            if z < 4 && y < 4 && x < 4 { 0.9 } else { 0.0 }
+            if z < 4 && y < 4 && x < 4 { 4.0 } else { 0.0 }
         })
         .collect();
     let sample = Sample {
@@ -52,6 +55,7 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
 
 #[test]
 fn integrated_gradients_are_complete_and_zero_where_input_equals_baseline() {
+    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, sample, device) = setup();
     let ig = integrated_gradients(
         &model,
@@ -104,6 +108,7 @@ fn integrated_gradients_are_complete_and_zero_where_input_equals_baseline() {
 
 #[test]
 fn grad_cam_is_non_negative_on_the_input_grid_and_needs_an_image() {
+    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, sample, device) = setup();
     let cam = grad_cam(&model, &config, &sample, SIDE, &device).unwrap();
     assert_eq!(cam.values.len(), SIDE.pow(3));

@@ -73,13 +73,23 @@ fn whole_grid(g: &Geometry, side: usize) -> Result<Geometry, TrainError> {
     Ok(grid_centered_at(g, centre, [side; 3], spacing)?)
 }
 
+/// An image reduced to the model's input grid.
+#[derive(Debug, Clone)]
+pub struct CroppedImage {
+    /// Intensities, `side^3` in z-y-x order.
+    pub values: Vec<f32>,
+    /// The lesion mask on the same grid, when the case has one.
+    pub lesion: Option<Vec<f32>>,
+    pub origin: CropOrigin,
+}
+
 /// Crops (or resamples) one image as `input` says; returns the values and the crop grid.
 pub fn image_input(
     image: &Volume<f32>,
     lesion: Option<&oncolens_core::LabelMap>,
     organ: Option<&oncolens_core::LabelMap>,
     input: &ImageInput,
-) -> Result<(Vec<f32>, Option<Vec<f32>>, CropOrigin), TrainError> {
+) -> Result<CroppedImage, TrainError> {
     let fill = image
         .data()
         .iter()
@@ -120,11 +130,11 @@ pub fn image_input(
         None => None,
     };
     let (data, _) = volume.into_parts();
-    Ok((
-        data.iter().copied().collect(),
-        lesion_crop,
-        CropOrigin { grid, centred_on },
-    ))
+    Ok(CroppedImage {
+        values: data.iter().copied().collect(),
+        lesion: lesion_crop,
+        origin: CropOrigin { grid, centred_on },
+    })
 }
 
 /// Loads one case and reduces its image to the model input.
@@ -136,7 +146,7 @@ pub fn prepare_case(
     let case = oncolens_io::load_case(entry, omics)?;
     let (image, lesion, crop) = match &case.image {
         Some(img) => {
-            let (v, l, o) = image_input(
+            let c = image_input(
                 img,
                 case.lesion_mask.as_ref(),
                 case.organ_mask.as_ref(),
@@ -146,7 +156,7 @@ pub fn prepare_case(
                 case_id: entry.id.clone(),
                 message: e.to_string(),
             })?;
-            (Some(v), l, Some(o))
+            (Some(c.values), c.lesion, Some(c.origin))
         }
         None => (None, None, None),
     };
