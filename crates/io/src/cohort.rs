@@ -203,7 +203,18 @@ pub fn case_entry(case_dir: &Path) -> Result<CohortEntry, CohortError> {
             .contains(&id),
         None => false,
     };
-    Ok(CohortEntry {
+    Ok(entry_for(case_dir.to_path_buf(), site, id, row, has_omics))
+}
+
+/// The entry of a case folder: which of the known files it holds, plus its label row.
+fn entry_for(
+    case_dir: PathBuf,
+    site: String,
+    id: String,
+    row: Option<LabelRow>,
+    has_omics: bool,
+) -> CohortEntry {
+    CohortEntry {
         site: SiteId(site),
         dicom_dir: existing(case_dir.join("ct")),
         image_nifti: existing(case_dir.join("image.nii.gz"))
@@ -216,9 +227,9 @@ pub fn case_entry(case_dir: &Path) -> Result<CohortEntry, CohortError> {
         has_omics,
         label: row.as_ref().and_then(|r| r.label),
         split: row.and_then(|r| r.split),
-        dir: case_dir.to_path_buf(),
+        dir: case_dir,
         id,
-    })
+    }
 }
 
 /// The expression table of the cohort a case folder belongs to, if it has one.
@@ -263,22 +274,8 @@ pub fn scan_cohort(root: &Path) -> Result<Cohort, CohortError> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let row = labels.remove(&id);
-            entries.push(CohortEntry {
-                site: SiteId(site_name.clone()),
-                dicom_dir: existing(case_dir.join("ct")),
-                image_nifti: existing(case_dir.join("image.nii.gz"))
-                    .or_else(|| existing(case_dir.join("image.nii"))),
-                lesion_mask: existing(case_dir.join("lesion_mask.nii.gz")),
-                organ_mask: existing(case_dir.join("kidney_mask.nii.gz"))
-                    .or_else(|| existing(case_dir.join("organ_mask.nii.gz"))),
-                fhir: existing(case_dir.join("fhir.json")),
-                report: existing(case_dir.join("report.txt")),
-                has_omics: omics_samples.contains(&id),
-                label: row.as_ref().and_then(|r| r.label),
-                split: row.and_then(|r| r.split),
-                dir: case_dir,
-                id,
-            });
+            let has_omics = omics_samples.contains(&id);
+            entries.push(entry_for(case_dir, site_name.clone(), id, row, has_omics));
         }
     }
     if let Some(case_id) = labels.keys().min() {
