@@ -108,7 +108,9 @@ fn explain_case(
         IgMethod::GaussLegendre,
         device,
     )?;
-    let cam = grad_cam(&fused.model, &fused.config, &sample, side, device)?;
+    // After the first block (8^3 for the default crop): the last block (2^3) is too coarse to
+    // localise a lesion.
+    let cam = grad_cam(&fused.model, &fused.config, &sample, side, Some(1), device)?;
     let mut heatmaps = Vec::new();
     for a in [&ig, &cam] {
         let on_image = oncolens_explain::to_image_grid(a, &crop.grid, image.geometry())?;

@@ -46,12 +46,15 @@ pub fn upsample(map: &[f32], dims: [usize; 3], side: usize) -> Vec<f32> {
     out
 }
 
-/// Grad-CAM map for one sample, upsampled to the input crop (`side^3`), non-negative.
+/// Grad-CAM map for one sample at the feature map after `after_block` residual blocks (`None`:
+/// the last block, the classic choice; earlier blocks are finer and localise better), upsampled
+/// to the input crop (`side^3`), non-negative.
 pub fn grad_cam(
     model: &MultimodalModel,
     config: &ModelConfig,
     sample: &Sample,
     side: usize,
+    after_block: Option<usize>,
     device: &Device,
 ) -> Result<ImageAttribution, ExplainError> {
     // Inference behaviour (no dropout, running batch statistics) whatever state the caller's
@@ -63,7 +66,14 @@ pub fn grad_cam(
     }
     let batch = Batch::collate(&[sample], config, side, device)?;
     let image = batch.image.clone().ok_or(ExplainError::NoImageEncoder)?;
-    let features = encoder.features(image);
+    let after = after_block.unwrap_or(encoder.block_count());
+    if after > encoder.block_count() {
+        return Err(ExplainError::Setting(format!(
+            "Grad-CAM after block {after}: the encoder has {} blocks",
+            encoder.block_count()
+        )));
+    }
+    let features = encoder.features_after(image, after);
     let [_, c, d, h, w] = features.dims();
     let feature_data = features.into_data();
 
@@ -71,7 +81,7 @@ pub fn grad_cam(
     let tracked = model.valid().to_device(&ad);
     let batch_ad = Batch::collate(&[sample], config, side, &ad)?;
     let a = Tensor::<5>::from_data(feature_data.clone(), &ad).require_grad();
-    let out = tracked.forward_with_image_features(&batch_ad, Some(a.clone()));
+    let out = tracked.forward_with_image_features(&batch_ad, Some((a.clone(), after)));
     let logit = f64::from(to_vec(out.logits.clone().into_data())?[0]);
     let grads = out.logits.sum().backward();
     let g = a

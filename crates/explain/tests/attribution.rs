@@ -110,14 +110,17 @@ fn integrated_gradients_are_complete_and_zero_where_input_equals_baseline() {
 fn grad_cam_is_non_negative_on_the_input_grid_and_needs_an_image() {
     let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, sample, device) = setup();
-    let cam = grad_cam(&model, &config, &sample, SIDE, &device).unwrap();
-    assert_eq!(cam.values.len(), SIDE.pow(3));
-    assert!(cam.values.iter().all(|v| *v >= 0.0 && v.is_finite()));
+    for after in [None, Some(0), Some(1)] {
+        let cam = grad_cam(&model, &config, &sample, SIDE, after, &device).unwrap();
+        assert_eq!(cam.values.len(), SIDE.pow(3));
+        assert!(cam.values.iter().all(|v| *v >= 0.0 && v.is_finite()));
+    }
+    assert!(grad_cam(&model, &config, &sample, SIDE, Some(5), &device).is_err());
     let no_image = Sample {
         image: None,
         ..sample
     };
-    let err = grad_cam(&model, &config, &no_image, SIDE, &device)
+    let err = grad_cam(&model, &config, &no_image, SIDE, None, &device)
         .unwrap_err()
         .to_string();
     assert!(err.contains("no image"), "{err}");

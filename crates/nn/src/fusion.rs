@@ -119,24 +119,25 @@ impl MultimodalModel {
 
     pub fn forward(&self, batch: &Batch) -> ModelOutput {
         let features = match (&self.image, &batch.image) {
-            (Some(enc), Some(x)) => Some(enc.features(x.clone())),
+            (Some(enc), Some(x)) => Some((enc.features(x.clone()), enc.block_count())),
             _ => None,
         };
         self.forward_with_image_features(batch, features)
     }
 
-    /// Forward pass from a given last convolutional feature map of the image encoder (Grad-CAM
-    /// differentiates with respect to it); the batch's own image is then not used.
+    /// Forward pass from a feature map of the image encoder, given with the number of residual
+    /// blocks already applied (Grad-CAM differentiates with respect to it); the batch's own
+    /// image is then not used.
     pub fn forward_with_image_features(
         &self,
         batch: &Batch,
-        image_features: Option<Tensor<5>>,
+        image_features: Option<(Tensor<5>, usize)>,
     ) -> ModelOutput {
         let b = batch.len();
         let device = batch.present.device();
         let zeros = || Tensor::<2>::zeros([b, self.embed_dim], &device);
         let image = match (&self.image, image_features) {
-            (Some(enc), Some(f)) => enc.embed_features(f),
+            (Some(enc), Some((f, after))) => enc.embed_from(f, after),
             _ => zeros(),
         };
         let clinical = match (&self.clinical, &batch.clinical) {

@@ -95,8 +95,19 @@ impl ImageEncoder {
     /// Last convolutional feature map, `[batch, channels, d, h, w]`, for input
     /// `[batch, in_channels, D, H, W]`.
     pub fn features(&self, x: Tensor<5>) -> Tensor<5> {
+        self.features_after(x, self.blocks.len())
+    }
+
+    /// Number of residual blocks.
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Feature map after the stem and the first `blocks` residual blocks (0: the stem only).
+    /// Earlier maps are finer: Grad-CAM there localises better.
+    pub fn features_after(&self, x: Tensor<5>, blocks: usize) -> Tensor<5> {
         let mut y = relu(self.stem.forward(x));
-        for block in &self.blocks {
+        for block in self.blocks.iter().take(blocks) {
             y = block.forward(y);
         }
         y
@@ -104,7 +115,17 @@ impl ImageEncoder {
 
     /// Embedding from a feature map: global average pooling then a linear projection.
     pub fn embed_features(&self, features: Tensor<5>) -> Tensor<2> {
-        let pooled: Tensor<2> = features.mean_dims(&[2, 3, 4]).flatten(1, 4);
+        self.embed_from(features, self.blocks.len())
+    }
+
+    /// Embedding from the feature map after `blocks` blocks: the remaining blocks, global
+    /// average pooling, the projection.
+    pub fn embed_from(&self, features: Tensor<5>, blocks: usize) -> Tensor<2> {
+        let mut y = features;
+        for block in self.blocks.iter().skip(blocks) {
+            y = block.forward(y);
+        }
+        let pooled: Tensor<2> = y.mean_dims(&[2, 3, 4]).flatten(1, 4);
         relu(self.project.forward(pooled))
     }
 
