@@ -65,23 +65,6 @@ pub struct LearnOutcome {
 
 const SINGLE: [(&str, usize); 4] = [("image", 0), ("clinical", 1), ("text", 2), ("omics", 3)];
 
-fn lesion_centre_voxel(mask: &LabelMap) -> [usize; 3] {
-    let (mut s, mut n) = ([0f64; 3], 0usize);
-    for ((z, y, x), &l) in mask.data().indexed_iter() {
-        if l != 0 {
-            s[0] += x as f64;
-            s[1] += y as f64;
-            s[2] += z as f64;
-            n += 1;
-        }
-    }
-    let size = mask.geometry().size;
-    if n == 0 {
-        return size.map(|v| v / 2);
-    }
-    std::array::from_fn(|i| ((s[i] / n as f64).round() as usize).min(size[i] - 1))
-}
-
 fn explain_case(
     fused: &TrainedModel,
     case: &PreparedCase,
@@ -123,7 +106,8 @@ fn explain_case(
         site: case.site.clone(),
         label: case.label,
         probability,
-        centre_voxel: lesion_centre_voxel(&lesion),
+        centre_voxel: oncolens_report::overlay::mask_centre(&lesion)
+            .unwrap_or_else(|| lesion.geometry().size.map(|v| v / 2)),
         image,
         lesion,
         heatmaps,

@@ -12,7 +12,6 @@ pub mod clinical;
 pub mod config;
 pub mod fusion;
 pub mod image;
-pub mod omics;
 pub mod store;
 pub mod text;
 pub mod tokenizer;
