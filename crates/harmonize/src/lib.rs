@@ -1,0 +1,1 @@
+//! ComBat harmonisation across sites.
