@@ -4,6 +4,7 @@
 mod demo;
 mod demo_learn;
 mod demo_report;
+mod harmonize;
 mod import;
 mod learn;
 mod progress;
@@ -46,6 +47,9 @@ enum Command {
     /// Convert a public dataset (MedMNIST 3D, KiTS19, LIDC-IDRI, TCGA reports) into a cohort
     /// folder.
     Import(import::ImportArgs),
+    /// Remove site (scanner, hospital) effects from a feature table with ComBat, preserving
+    /// chosen covariates; equal to neuroCombat.
+    Harmonize(harmonize::HarmonizeArgs),
 }
 
 #[derive(clap::Args)]
@@ -232,6 +236,7 @@ fn main() -> ExitCode {
         Command::Train(args) => learn::run_train(args),
         Command::Predict(args) => learn::run_predict(args),
         Command::Import(args) => import::run(args),
+        Command::Harmonize(args) => harmonize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -300,3 +300,75 @@ fn demo_runs_end_to_end_at_tiny_size() {
     assert!(o.status.success());
     assert!(stderr(&o).contains("reusing"), "{}", stderr(&o));
 }
+
+/// `harmonize` on the neuroCombat fixture table: every row kept, site means of a harmonised
+/// feature pulled together, the fitted model written; a wrong column is a clear error.
+#[test]
+fn harmonize_removes_site_means_and_names_a_wrong_column() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/harmonize");
+    let input = root.join("radiomics_3sites.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("harmonised.csv");
+    let fit = dir.path().join("fit.json");
+    let o = oncolens(&[
+        "harmonize",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--id-column",
+        "subject_id",
+        "--covariates",
+        "age,sex",
+        "--categorical",
+        "sex",
+        "--fit-out",
+        fit.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let site_spread = |path: &Path| {
+        let mut r = csv::Reader::from_path(path).unwrap();
+        let h = r.headers().unwrap().clone();
+        let s = h.iter().position(|c| c == "site").unwrap();
+        let f = h
+            .iter()
+            .position(|c| c == "original_firstorder_Mean")
+            .unwrap();
+        let mut by: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        let mut n = 0;
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            by.entry(rec[s].to_owned())
+                .or_default()
+                .push(rec[f].parse().unwrap());
+            n += 1;
+        }
+        let means: Vec<f64> = by
+            .values()
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+            .collect();
+        let spread = means.iter().cloned().fold(f64::MIN, f64::max)
+            - means.iter().cloned().fold(f64::MAX, f64::min);
+        (n, spread)
+    };
+    let (n_in, before) = site_spread(&input);
+    let (n_out, after) = site_spread(&out);
+    assert_eq!(n_in, n_out);
+    assert!(after < 0.5 * before, "site spread {before} -> {after}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fit).unwrap()).unwrap();
+    assert_eq!(report["fit"]["batches"].as_array().map(Vec::len), Some(3));
+    assert!(!report["fit"]["gamma_star"].is_null());
+
+    let bad = oncolens(&[
+        "harmonize",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        dir.path().join("x.csv").to_str().unwrap(),
+        "--site-column",
+        "hospital",
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("hospital"), "{}", stderr(&bad));
+}
