@@ -40,6 +40,9 @@ pub struct DemoArgs {
     /// Skip the leave-one-site-out runs (faster).
     #[arg(long)]
     no_loso: bool,
+    /// Also train the gated-attention network end to end, for comparison with late fusion.
+    #[arg(long)]
+    end_to_end: bool,
 }
 
 /// One row of `cases.csv`: what the readers recovered for one case.
@@ -343,10 +346,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         },
         explain_cases: args.explain,
         ig_steps: args.ig_steps.max(1),
-        concat: true,
+        end_to_end: args.end_to_end,
         loso: !args.no_loso,
     };
-    println!("training models (fused, concatenation, and one per modality)");
+    println!("training models (one per modality, stacked into the fused model)");
     let outcome = crate::demo_learn::run(&cohort_dir, &args.out, &opts)?;
     let metrics_path = args.out.join("metrics.json");
     oncolens_core::fs::write_atomic(
@@ -371,7 +374,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         );
     }
     if !outcome.loso.is_empty() {
-        println!("leave-one-site-out AUC (fused):");
+        println!("leave-one-site-out AUC (fused late-fusion model):");
         for (site, v) in &outcome.loso {
             println!("  {site:<13} {:.3}", v["auc"].as_f64().unwrap_or(f64::NAN));
         }

@@ -15,7 +15,7 @@ use oncolens_train::evaluate::{Predictions, per_site, report_json};
 use oncolens_train::split::{Split, holdout, leave_one_site_out};
 use oncolens_train::{TrainConfig, TrainedModel, model_dir};
 
-use crate::learn::{predict, train_one, write_predictions};
+use crate::learn::{LateFusion, predict, train_late_fusion, train_one, write_predictions};
 use crate::progress;
 
 /// Settings of the learning stage.
@@ -26,8 +26,8 @@ pub struct LearnOptions {
     pub explain_cases: usize,
     /// Integration steps of Integrated Gradients.
     pub ig_steps: usize,
-    /// Also train a concatenation-fusion model for comparison.
-    pub concat: bool,
+    /// Also train the gated-attention network end to end, for comparison with late fusion.
+    pub end_to_end: bool,
     /// Run leave-one-site-out.
     pub loso: bool,
 }
@@ -63,7 +63,34 @@ pub struct LearnOutcome {
     pub metrics: serde_json::Value,
 }
 
-const SINGLE: [(&str, usize); 4] = [("image", 0), ("clinical", 1), ("text", 2), ("omics", 3)];
+/// Share of each modality in the fused logit over `cases`: the mean absolute additive
+/// contribution `weight_m * logit_m(x)` of each modality present, divided by their sum. Late
+/// fusion is additive in the logit, so this decomposition is exact, not an approximation.
+fn modality_contributions(
+    late: &LateFusion,
+    cases: &[&PreparedCase],
+    device: &oncolens_nn::Device,
+) -> Result<BTreeMap<&'static str, f64>> {
+    let prep = &late.fused.preprocessor;
+    let present: Vec<[bool; 4]> = cases.iter().map(|c| prep.sample(c).present()).collect();
+    let mut total = [0.0f64; 4];
+    for (name, member) in &late.members {
+        let Some(m) = oncolens_nn::MODALITIES.iter().position(|n| n == name) else {
+            continue;
+        };
+        for (i, z) in member.logits(cases, device)?.into_iter().enumerate() {
+            if present[i][m] {
+                total[m] += (late.fit.weights[m] * z).abs();
+            }
+        }
+    }
+    let sum: f64 = total.iter().sum();
+    Ok(oncolens_nn::MODALITIES
+        .iter()
+        .zip(total)
+        .map(|(n, t)| (*n, if sum > 0.0 { t / sum } else { 0.0 }))
+        .collect())
+}
 
 fn explain_case(
     fused: &TrainedModel,
@@ -124,48 +151,48 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     let split = holdout(&cases, 0.25, 0.2, cfg.seed);
     let models_dir = out.join("models");
 
-    let mut plan: Vec<(&'static str, ModalitySet, FusionKind)> =
-        vec![("fused", ModalitySet::ALL, FusionKind::GatedAttention)];
-    if opts.concat {
-        plan.push(("fused_concat", ModalitySet::ALL, FusionKind::Concat));
-    }
-    for (name, m) in SINGLE {
-        plan.push((name, ModalitySet::only(m), FusionKind::Concat));
-    }
     let mut models = Vec::new();
     let mut skipped = serde_json::Map::new();
-    for (name, modalities, fusion) in plan {
+    // The fused model: one model per modality, each stopped at its own best epoch, stacked on
+    // the validation patients (see oncolens_train::stack for why not end to end).
+    let late = train_late_fusion(&cases, &split, ModalitySet::ALL, cfg, &device, "training")?;
+    for (name, why) in &late.skipped {
+        eprintln!("  {name:<13} not trained: {why}");
+        skipped.insert(
+            (*name).to_owned(),
+            serde_json::json!({"auc": null, "undefined": why}),
+        );
+    }
+    let test_refs: Vec<&PreparedCase> = split.test.iter().map(|&i| &cases[i]).collect();
+    let contributions = modality_contributions(&late, &test_refs, &device)?;
+    let fit = late.fit.clone();
+    let mut trained: Vec<(&'static str, TrainedModel, TrainConfig)> = vec![(
+        "fused",
+        late.fused,
+        TrainConfig {
+            fusion: FusionKind::Additive,
+            ..cfg.clone()
+        },
+    )];
+    for (name, m) in late.members {
+        trained.push((name, m, cfg.clone()));
+    }
+    if opts.end_to_end {
         let c = TrainConfig {
-            fusion,
-            modality_dropout: if modalities.count() > 1 {
-                cfg.modality_dropout
-            } else {
-                0.0
-            },
+            fusion: FusionKind::GatedAttention,
             ..cfg.clone()
         };
-        let label: &'static str = match name {
-            "fused" => "training fused",
-            "fused_concat" => "training concat",
-            "image" => "training image",
-            "clinical" => "training clinical",
-            "text" => "training text",
-            _ => "training omics",
-        };
-        let model = match train_one(&cases, &split, modalities, &c, &device, label) {
-            Ok(m) => m,
-            // A single-modality model the cohort cannot support (no patient has the modality)
-            // is reported, not fatal; the fused model must train.
-            Err(e) if name != "fused" => {
-                eprintln!("  {name:<13} not trained: {e:#}");
-                skipped.insert(
-                    name.to_owned(),
-                    serde_json::json!({"auc": null, "undefined": format!("{e:#}")}),
-                );
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        let m = train_one(
+            &cases,
+            &split,
+            ModalitySet::ALL,
+            &c,
+            &device,
+            "training end to end",
+        )?;
+        trained.push(("fused_end_to_end", m, c));
+    }
+    for (name, model, c) in trained {
         let test = predict(&model, &cases, &split.test, &device)?;
         let report = report_json(&test, model.threshold, cfg.seed);
         let dir = models_dir.join(name);
@@ -176,9 +203,8 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         )?;
         write_predictions(&dir.join("predictions.csv"), &test, model.threshold)?;
         eprintln!(
-            "  {name:<13} test AUC {:.3}  (best epoch {}, validation AUC {})",
+            "  {name:<16} test AUC {:.3}  (validation AUC {})",
             report["auc"].as_f64().unwrap_or(f64::NAN),
-            model.best_epoch,
             model
                 .best_val_auc
                 .map(|v| format!("{v:.3}"))
@@ -192,19 +218,22 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         });
     }
 
+    // Leave one site out, with the same late fusion; the held-out sites' predictions pooled
+    // give every patient an out-of-site prediction from each model, a comparison on the whole
+    // cohort rather than on one test split.
     let mut loso = BTreeMap::new();
+    let mut pooled: BTreeMap<&'static str, Predictions> = BTreeMap::new();
     if opts.loso {
         for (site, s) in leave_one_site_out(&cases, 0.2, cfg.seed) {
-            let trained = train_one(
+            let l = match train_late_fusion(
                 &cases,
                 &s,
                 ModalitySet::ALL,
                 cfg,
                 &device,
                 "leave-one-site-out",
-            );
-            let m = match trained {
-                Ok(m) => m,
+            ) {
+                Ok(l) => l,
                 Err(e) => {
                     eprintln!("  site {site} held out: not trained: {e:#}");
                     loso.insert(
@@ -214,16 +243,25 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
                     continue;
                 }
             };
-            let p = predict(&m, &cases, &s.test, &device)?;
-            let r = report_json(&p, m.threshold, cfg.seed);
+            let p = predict(&l.fused, &cases, &s.test, &device)?;
+            let r = report_json(&p, l.fused.threshold, cfg.seed);
             eprintln!(
                 "  site {site} held out: AUC {:.3} on {} patients",
                 r["auc"].as_f64().unwrap_or(f64::NAN),
                 s.test.len()
             );
+            pooled.entry("fused").or_default().extend(p);
+            for (name, m) in &l.members {
+                let p = predict(m, &cases, &s.test, &device)?;
+                pooled.entry(name).or_default().extend(p);
+            }
             loso.insert(site, r);
         }
     }
+    let loso_pooled: BTreeMap<&str, serde_json::Value> = pooled
+        .iter()
+        .map(|(name, p)| (*name, report_json(p, 0.5, cfg.seed)))
+        .collect();
 
     // Explanations of the fused model on held-out cases with an image and a lesion mask.
     let fused = &models[0].model;
@@ -281,19 +319,6 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         })
         .collect();
 
-    // Mean gate weight per modality over held-out patients.
-    let test_refs: Vec<&PreparedCase> = split.test.iter().map(|&i| &cases[i]).collect();
-    let gates = fused.gates(&test_refs, &device)?.map(|g| {
-        oncolens_nn::MODALITIES
-            .iter()
-            .enumerate()
-            .map(|(k, name)| {
-                let v = g.iter().map(|r| r[k]).sum::<f64>() / g.len().max(1) as f64;
-                ((*name).to_owned(), v)
-            })
-            .collect::<BTreeMap<String, f64>>()
-    });
-
     let mut test = serde_json::Map::new();
     for m in &models {
         test.insert(m.name.to_owned(), m.report.clone());
@@ -305,6 +330,13 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         "test": test,
         "per_site": per_site(&models[0].test, models[0].model.threshold, cfg.seed),
         "leave_one_site_out": loso,
+        "leave_one_site_out_pooled": loso_pooled,
+        "late_fusion": {
+            "weights": oncolens_nn::MODALITIES.iter().zip(fit.weights).map(|(n, w)| (*n, w)).collect::<BTreeMap<_, _>>(),
+            "bias": fit.bias,
+            "l2": fit.l2,
+            "fitted_on_validation_patients": fit.fitted_on,
+        },
         "attribution_in_lesion": attribution,
         "attribution_in_lesion_uniform_baseline": mean(&lesion_fraction),
         "explained_cases": explained.iter().map(|e| serde_json::json!({
@@ -314,7 +346,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "share_in_lesion": e.heatmaps.iter().map(|h| (h.0, h.2)).collect::<BTreeMap<_, _>>(),
             "ig_convergence_delta": e.ig_delta,
         })).collect::<Vec<_>>(),
-        "modality_attention": gates,
+        "modality_contribution": contributions,
         "train_config": cfg,
     });
     Ok(LearnOutcome {

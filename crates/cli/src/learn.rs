@@ -21,6 +21,15 @@ pub struct ModelArgs {
     /// How modality embeddings are fused.
     #[arg(long, value_enum, default_value_t = FusionArg::Gated)]
     pub fusion: FusionArg,
+    /// Weight of the auxiliary loss that trains each modality's own head (multimodal models).
+    #[arg(long, default_value_t = TrainConfig::default().aux_loss_weight)]
+    pub aux_loss_weight: f64,
+    /// What chooses the epoch whose weights are kept: validation AUC or validation loss.
+    #[arg(long, value_enum, default_value_t = SelectArg::Auc)]
+    pub select_on: SelectArg,
+    /// Epochs without a better validation score before training stops.
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
+    pub patience: usize,
     /// Maximum number of epochs (early stopping on validation AUC usually stops sooner).
     #[arg(long, default_value_t = 40)]
     pub epochs: usize,
@@ -43,11 +52,22 @@ pub struct ModelArgs {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SelectArg {
+    Auc,
+    Loss,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 pub enum FusionArg {
     /// Gated attention over the modalities present for each patient.
     Gated,
     /// Concatenation of embeddings and the presence mask.
     Concat,
+    /// Late fusion trained end to end: a learned weighted sum of per-modality logits.
+    Additive,
+    /// Late fusion by stacking: one model per modality, each early-stopped on its own, then
+    /// non-negative weights of their logits fitted on the validation patients.
+    Late,
 }
 
 impl ModelArgs {
@@ -107,6 +127,13 @@ impl ModelArgs {
             fusion: match self.fusion {
                 FusionArg::Gated => FusionKind::GatedAttention,
                 FusionArg::Concat => FusionKind::Concat,
+                FusionArg::Additive | FusionArg::Late => FusionKind::Additive,
+            },
+            aux_loss_weight: self.aux_loss_weight,
+            patience: self.patience.max(1),
+            select_on: match self.select_on {
+                SelectArg::Auc => oncolens_train::trainer::SelectOn::Auc,
+                SelectArg::Loss => oncolens_train::trainer::SelectOn::Loss,
             },
             image_input: self.image_input()?,
             ..TrainConfig::default()
@@ -185,6 +212,102 @@ pub fn train_one(
     Ok(model)
 }
 
+/// Ridge penalty of the late-fusion weights: about one logit unit of shrinkage per patient in
+/// a validation set of a few dozen.
+pub const LATE_FUSION_L2: f64 = 1.0;
+
+/// A late-fusion model and the single-modality members it was assembled from.
+pub struct LateFusion {
+    pub fused: TrainedModel,
+    pub fit: oncolens_train::stack::LateFusionFit,
+    /// `(modality name, member)` for the modalities that could be trained.
+    pub members: Vec<(&'static str, TrainedModel)>,
+    /// `(modality name, why not)` for the modalities left out.
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+/// Trains one single-modality model per wanted modality on `split` (each with its own early
+/// stopping) and stacks them on the validation patients ([`oncolens_train::stack`]).
+pub fn train_late_fusion(
+    cases: &[PreparedCase],
+    split: &Split,
+    modalities: ModalitySet,
+    cfg: &TrainConfig,
+    device: &Device,
+    what: &'static str,
+) -> Result<LateFusion> {
+    let single_cfg = TrainConfig {
+        fusion: FusionKind::Additive,
+        modality_dropout: 0.0,
+        aux_loss_weight: 0.0,
+        ..cfg.clone()
+    };
+    let mut members: Vec<(&'static str, TrainedModel)> = Vec::new();
+    let mut skipped = Vec::new();
+    for (m, name) in oncolens_nn::MODALITIES.iter().enumerate() {
+        if !modalities.as_array()[m] {
+            continue;
+        }
+        match train_one(
+            cases,
+            split,
+            ModalitySet::only(m),
+            &single_cfg,
+            device,
+            what,
+        ) {
+            Ok(t) => members.push((name, t)),
+            Err(e) => skipped.push((*name, format!("{e:#}"))),
+        }
+    }
+    let parts: [Option<&TrainedModel>; 4] = std::array::from_fn(|m| {
+        members
+            .iter()
+            .find(|(n, _)| *n == oncolens_nn::MODALITIES[m])
+            .map(|(_, t)| t)
+    });
+    let (fused, fit) =
+        oncolens_train::stack::late_fusion(parts, cases, split, LATE_FUSION_L2, device)?;
+    Ok(LateFusion {
+        fused,
+        fit,
+        members,
+        skipped,
+    })
+}
+
+/// Trains what `--fusion` asks for: one network, or for `late` the stacked single-modality
+/// models (a single wanted modality is then just that modality's model).
+pub fn fit_model(
+    cases: &[PreparedCase],
+    split: &Split,
+    modalities: ModalitySet,
+    cfg: &TrainConfig,
+    late: bool,
+    device: &Device,
+    what: &'static str,
+) -> Result<TrainedModel> {
+    if late && modalities.count() > 1 {
+        let l = train_late_fusion(cases, split, modalities, cfg, device, what)?;
+        let weights: Vec<String> = oncolens_nn::MODALITIES
+            .iter()
+            .zip(l.fit.weights)
+            .map(|(n, w)| format!("{n} {w:.2}"))
+            .collect();
+        eprintln!(
+            "late fusion of {} single-modality models; weights of their logits: {}",
+            l.members.len(),
+            weights.join(", ")
+        );
+        for (name, why) in &l.skipped {
+            eprintln!("  {name} left out: {why}");
+        }
+        Ok(l.fused)
+    } else {
+        train_one(cases, split, modalities, cfg, device, what)
+    }
+}
+
 /// Predictions of `model` on the cases at `indices`.
 pub fn predict(
     model: &TrainedModel,
@@ -252,7 +375,8 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             cases.iter().filter(|c| c.label.is_some()).count()
         );
     }
-    let model = train_one(&cases, &split, modalities, &cfg, &device, "training")?;
+    let late = matches!(args.model.fusion, FusionArg::Late);
+    let model = fit_model(&cases, &split, modalities, &cfg, late, &device, "training")?;
     let test = predict(&model, &cases, &split.test, &device)?;
     let mut metrics = serde_json::json!({
         "modalities": model.config.modalities.names(),
@@ -279,7 +403,15 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         let mut pooled = Predictions::default();
         let mut folds = Vec::new();
         for (f, s) in kfold(&cases, k, 0.2, cfg.seed).iter().enumerate() {
-            let m = train_one(&cases, s, modalities, &cfg, &device, "cross-validation")?;
+            let m = fit_model(
+                &cases,
+                s,
+                modalities,
+                &cfg,
+                late,
+                &device,
+                "cross-validation",
+            )?;
             let p = predict(&m, &cases, &s.test, &device)?;
             folds.push(
                 serde_json::json!({"fold": f, "test": report_json(&p, m.threshold, cfg.seed)}),
@@ -296,7 +428,15 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     if args.loso {
         let mut sites = BTreeMap::new();
         for (site, s) in leave_one_site_out(&cases, 0.2, cfg.seed) {
-            let m = train_one(&cases, &s, modalities, &cfg, &device, "leave-one-site-out")?;
+            let m = fit_model(
+                &cases,
+                &s,
+                modalities,
+                &cfg,
+                late,
+                &device,
+                "leave-one-site-out",
+            )?;
             let p = predict(&m, &cases, &s.test, &device)?;
             let r = report_json(&p, m.threshold, cfg.seed);
             println!("  held-out site {site}: AUC {}", fmt_auc(&r));

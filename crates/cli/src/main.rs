@@ -8,6 +8,7 @@ mod harmonize;
 mod import;
 mod learn;
 mod progress;
+mod radiomics;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ enum Command {
     /// Remove site (scanner, hospital) effects from a feature table with ComBat, preserving
     /// chosen covariates; equal to neuroCombat.
     Harmonize(harmonize::HarmonizeArgs),
+    /// IBSI radiomic features of an image and mask (JSON or CSV), or of every case of a cohort
+    /// folder in parallel, joined with the clinical records into one CSV table.
+    Radiomics(radiomics::RadiomicsArgs),
 }
 
 #[derive(clap::Args)]
@@ -237,6 +241,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => learn::run_predict(args),
         Command::Import(args) => import::run(args),
         Command::Harmonize(args) => harmonize::run(args),
+        Command::Radiomics(args) => radiomics::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -241,6 +241,18 @@ fn demo_runs_end_to_end_at_tiny_size() {
     );
     assert!(!metrics["per_site"].as_object().unwrap().is_empty());
     assert_eq!(metrics["leave_one_site_out"].as_object().unwrap().len(), 2);
+    // Late fusion: non-negative weights, an exact per-modality decomposition summing to one,
+    // and pooled out-of-site predictions for every patient.
+    let weights = metrics["late_fusion"]["weights"].as_object().unwrap();
+    assert!(weights.values().all(|w| w.as_f64().unwrap() >= 0.0));
+    let shares: f64 = metrics["modality_contribution"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9 || shares == 0.0, "{shares}");
+    assert_eq!(metrics["leave_one_site_out_pooled"]["fused"]["n"], 32);
     for method in ["integrated-gradients", "grad-cam"] {
         let share = metrics["attribution_in_lesion"][method].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&share), "{method}: {share}");
@@ -265,8 +277,11 @@ fn demo_runs_end_to_end_at_tiny_size() {
         "8",
         "--crop-spacing-mm",
         "12",
+        "--fusion",
+        "late",
     ]);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("late fusion of"), "{}", stderr(&o));
     assert!(model.join("weights.safetensors").is_file() && model.join("metrics.json").is_file());
     let case = std::fs::read_dir(cohort.join("site_a"))
         .unwrap()
@@ -371,4 +386,79 @@ fn harmonize_removes_site_means_and_names_a_wrong_column() {
     ]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("hospital"), "{}", stderr(&bad));
+}
+
+/// `radiomics` prints the JSON contract on the IBSI digital phantom, with the phantom's
+/// reference mesh volume (556 mm³ ± 4); the cohort mode writes one row per case joined with
+/// the clinical record; a mask on another grid is a clear error naming the grids.
+#[test]
+fn radiomics_single_and_cohort_modes() {
+    let phantom = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/radiomics/ibsi1/digital_phantom");
+    let image = phantom.join("image/phantom.nii.gz");
+    let mask = phantom.join("mask/mask.nii.gz");
+    let o = oncolens(&[
+        "radiomics",
+        "--image",
+        image.to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--preset",
+        "ibsi-phantom",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let features = v["features"].as_array().unwrap();
+    assert!(features.len() > 400, "{} features", features.len());
+    for f in features {
+        for key in ["name", "ibsi_code", "pyradiomics_name", "value"] {
+            assert!(f.get(key).is_some(), "{key} missing in {f}");
+        }
+    }
+    let volume = features
+        .iter()
+        .find(|f| f["name"] == "morph_volume")
+        .unwrap();
+    assert_eq!(volume["pyradiomics_name"], "shape_MeshVolume");
+    assert!((volume["value"].as_f64().unwrap() - 556.0).abs() <= 4.0);
+    assert!(v["settings"].is_object());
+
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    synth(&cohort);
+    let table = dir.path().join("features.csv");
+    let o = oncolens(&[
+        "radiomics",
+        "--cohort",
+        cohort.to_str().unwrap(),
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut r = csv::Reader::from_path(&table).unwrap();
+    let h = r.headers().unwrap().clone();
+    for col in ["case_id", "site", "label", "age_years", "morph_volume", "cm_contrast_3D_avg"] {
+        assert!(h.iter().any(|c| c == col), "{col} not in {h:?}");
+    }
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert!(!rows.is_empty() && rows.len() <= 5);
+    let vol = h.iter().position(|c| c == "morph_volume").unwrap();
+    assert!(rows.iter().all(|r| r[vol].parse::<f64>().unwrap() > 0.0));
+
+    // A mask on another grid: the CT phantom mask over the digital phantom image.
+    let case = std::fs::read_dir(cohort.join("site_a"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("lesion_mask.nii.gz").is_file())
+        .unwrap();
+    let o = oncolens(&[
+        "radiomics",
+        "--image",
+        image.to_str().unwrap(),
+        "--mask",
+        case.join("lesion_mask.nii.gz").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("grid"), "{}", stderr(&o));
 }

@@ -31,6 +31,8 @@ impl TabularEncoder {
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let h = self.dropout.forward(relu(self.hidden.forward(x)));
-        relu(self.out.forward(h))
+        // Linear embedding: a ReLU here can switch the encoder off for every patient (all
+        // output units dead) and would clip the sign of the evidence.
+        self.out.forward(h)
     }
 }

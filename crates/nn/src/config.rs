@@ -61,6 +61,12 @@ pub enum FusionKind {
     /// 2018); the softmax runs over the modalities present for that patient only, and the weights
     /// are reported as a first answer to "which modality drove this prediction".
     GatedAttention,
+    /// Late fusion: each modality has its own logit (a linear head on its embedding) and the
+    /// fused logit is a learned weighted sum of the logits of the modalities present, plus a
+    /// bias. A missing modality adds nothing. It mirrors an additive log-odds model, cannot let
+    /// one modality's encoder lean on another's (each logit must stand alone), and each
+    /// modality's contribution to a prediction is read off directly.
+    Additive,
 }
 
 /// Normalisation inside the image encoder's blocks.

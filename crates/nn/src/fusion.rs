@@ -47,6 +47,11 @@ pub struct ModelOutput {
     pub logits: Tensor<1>,
     /// `[batch, 4]` attention weight of each modality (gated fusion only).
     pub gates: Option<Tensor<2>>,
+    /// `[batch, 4]` logit of each modality's own head (0 where the modality is absent or the
+    /// model has no encoder for it); the auxiliary training loss and additive fusion use them.
+    pub modality_logits: Tensor<2>,
+    /// `[batch, 4]` 1 where the modality is present and the model has an encoder for it.
+    pub modality_present: Tensor<2>,
 }
 
 impl ModelOutput {
@@ -68,6 +73,12 @@ pub struct MultimodalModel {
     head_hidden: Linear,
     head_dropout: Dropout,
     head_out: Linear,
+    /// One linear head per modality: `[embed_dim] -> 1` logit.
+    modality_heads: Vec<Linear>,
+    /// Additive fusion: weights of the modality logits and the bias (`[4] -> 1`).
+    additive: Option<Linear>,
+    /// Which modalities have an encoder (`[4]` of 0/1), as a constant.
+    enabled: [bool; 4],
     embed_dim: usize,
 }
 
@@ -78,7 +89,7 @@ impl MultimodalModel {
         let d = config.embed_dim;
         let head_in = match config.fusion {
             FusionKind::Concat => 4 * d + 4,
-            FusionKind::GatedAttention => d,
+            FusionKind::GatedAttention | FusionKind::Additive => d,
         };
         Ok(Self {
             image: m.image.then(|| ImageEncoder::new(&config.image, d, device)),
@@ -108,8 +119,99 @@ impl MultimodalModel {
             head_hidden: LinearConfig::new(head_in, config.hidden).init(device),
             head_dropout: DropoutConfig::new(config.dropout).init(),
             head_out: LinearConfig::new(config.hidden, 1).init(device),
+            modality_heads: (0..4)
+                .map(|_| LinearConfig::new(d, 1).init(device))
+                .collect(),
+            additive: (config.fusion == FusionKind::Additive).then(|| {
+                let mut l = LinearConfig::new(4, 1).init(device);
+                // Start from the plain sum of the modality logits.
+                l.weight = l.weight.map(|w| w.ones_like());
+                l
+            }),
+            enabled: m.as_array(),
             embed_dim: d,
         })
+    }
+
+    /// Late fusion assembled from single-modality models (stacking).
+    ///
+    /// `members[m]` is a model with [`FusionKind::Additive`] fusion and modality `m` only (or
+    /// `None` when that modality takes no part); its encoder and modality head are taken over,
+    /// with its own logit scale and offset folded into the head, so the assembled model gives
+    /// `bias + sum_m weights[m] * logit_m(x)` over the modalities present, where `logit_m` is
+    /// member `m`'s logit. `config` must be the members' common configuration with the fused
+    /// modality set and additive fusion.
+    pub fn assemble_late_fusion(
+        config: &ModelConfig,
+        members: [Option<&MultimodalModel>; 4],
+        weights: [f64; 4],
+        bias: f64,
+        device: &Device,
+    ) -> Result<Self, NnError> {
+        if config.fusion != FusionKind::Additive {
+            return Err(NnError::Config(
+                "late fusion assembles an additive-fusion model".into(),
+            ));
+        }
+        let mut fused = Self::new(config, device)?;
+        let enabled = config.modalities.as_array();
+        for (m, member) in members.iter().enumerate() {
+            let Some(member) = member else {
+                if enabled[m] {
+                    return Err(NnError::Config(format!(
+                        "no member model for the enabled modality {}",
+                        crate::MODALITIES[m]
+                    )));
+                }
+                continue;
+            };
+            let Some(additive) = &member.additive else {
+                return Err(NnError::Config(format!(
+                    "the {} member does not use additive fusion",
+                    crate::MODALITIES[m]
+                )));
+            };
+            if member.enabled != std::array::from_fn(|k| k == m) || !enabled[m] {
+                return Err(NnError::Config(format!(
+                    "the {} member must be a single-modality model of that modality",
+                    crate::MODALITIES[m]
+                )));
+            }
+            // The member's logit is a * head(e) + c: fold a and c into the head.
+            let a: f32 = additive.weight.val().slice([m..m + 1, 0..1]).into_scalar();
+            let c: f32 = additive
+                .bias
+                .as_ref()
+                .map(|b| b.val().into_scalar())
+                .unwrap_or(0.0);
+            let head = &member.modality_heads[m];
+            let mut folded = head.clone();
+            folded.weight = burn::module::Param::from_tensor(head.weight.val() * a);
+            let head_bias = head
+                .bias
+                .as_ref()
+                .map(|b| b.val())
+                .unwrap_or_else(|| Tensor::<1>::zeros([1], device));
+            folded.bias = Some(burn::module::Param::from_tensor(head_bias * a + c));
+            fused.modality_heads[m] = folded;
+            match m {
+                0 => fused.image = member.image.clone(),
+                1 => fused.clinical = member.clinical.clone(),
+                2 => fused.text = member.text.clone(),
+                _ => fused.omics = member.omics.clone(),
+            }
+        }
+        let w: Vec<f32> = weights.iter().map(|v| *v as f32).collect();
+        let mut layer = LinearConfig::new(4, 1).init(device);
+        layer.weight = burn::module::Param::from_tensor(
+            Tensor::<1>::from_floats(w.as_slice(), device).reshape([4, 1]),
+        );
+        layer.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_floats(
+            [bias as f32],
+            device,
+        )));
+        fused.additive = Some(layer);
+        Ok(fused)
     }
 
     /// The image encoder, for explanation methods that need its feature maps.
@@ -152,8 +254,32 @@ impl MultimodalModel {
             (Some(enc), Some(x)) => enc.forward(x.clone()),
             _ => zeros(),
         };
-        let present = batch.present.clone();
+        let enabled: Vec<f32> = self
+            .enabled
+            .iter()
+            .map(|&on| if on { 1.0 } else { 0.0 })
+            .collect();
+        let enabled = Tensor::<1>::from_floats(enabled.as_slice(), &device).unsqueeze_dim::<2>(0);
+        let present = batch.present.clone() * enabled;
         let embeddings = [image, clinical, text, omics];
+        let modality_logits: Tensor<2> = Tensor::cat(
+            embeddings
+                .iter()
+                .zip(&self.modality_heads)
+                .map(|(e, h)| h.forward(e.clone()))
+                .collect(),
+            1,
+        ) * present.clone();
+        if let Some(additive) = &self.additive {
+            let logits: Tensor<1> = additive.forward(modality_logits.clone()).flatten(0, 1);
+            return ModelOutput {
+                logits,
+                gates: None,
+                modality_logits,
+                modality_present: present,
+            };
+        }
+        let modality_present = present.clone();
         let (fused, gates) = match &self.gate {
             None => {
                 let mut parts: Vec<Tensor<2>> = embeddings
@@ -177,7 +303,12 @@ impl MultimodalModel {
             .head_dropout
             .forward(relu(self.head_hidden.forward(fused)));
         let logits: Tensor<1> = self.head_out.forward(h).flatten(0, 1);
-        ModelOutput { logits, gates }
+        ModelOutput {
+            logits,
+            gates,
+            modality_logits,
+            modality_present,
+        }
     }
 }
 
@@ -193,4 +324,32 @@ pub fn weighted_bce_with_logits(
     let w = labels * (pos_weight - 1.0) + 1.0;
     let total = w.clone().sum();
     (per * w).sum() / total
+}
+
+/// Auxiliary loss: the class-weighted cross-entropy of each modality's own logit, over the
+/// patients that have that modality, averaged over the modalities present in the batch.
+///
+/// Added to the fused loss it makes every encoder predictive on its own, the remedy of Wang et
+/// al. (2020, "What makes training multi-modal classification networks hard?") for a fused
+/// network that fits the training set through its fastest-learning modality and leaves the
+/// others under-trained.
+pub fn modality_bce_with_logits(
+    output: &ModelOutput,
+    labels: Tensor<1>,
+    pos_weight: f64,
+) -> Tensor<1> {
+    let z = output.modality_logits.clone(); // [b, 4]
+    let present = output.modality_present.clone();
+    let y: Tensor<2> = labels.unsqueeze_dim(1); // [b, 1]
+    let per = softplus(z.clone(), 1.0) - y.clone() * z; // [b, 4]
+    let w = (y * (pos_weight - 1.0) + 1.0) * present; // [b, 4]
+    let per_modality = (per * w.clone()).sum_dim(0) / (w.sum_dim(0) + 1e-12); // [1, 4]
+    let has = output
+        .modality_present
+        .clone()
+        .sum_dim(0)
+        .greater_elem(0.0)
+        .float(); // [1, 4]
+    let n = has.clone().sum().clamp_min(1.0);
+    (per_modality * has).sum() / n
 }

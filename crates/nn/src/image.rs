@@ -126,7 +126,8 @@ impl ImageEncoder {
             y = block.forward(y);
         }
         let pooled: Tensor<2> = y.mean_dims(&[2, 3, 4]).flatten(1, 4);
-        relu(self.project.forward(pooled))
+        // Linear embedding (see TabularEncoder::forward).
+        self.project.forward(pooled)
     }
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {

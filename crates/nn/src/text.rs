@@ -4,7 +4,6 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
 
 #[derive(Module, Debug)]
@@ -40,6 +39,7 @@ impl TextEncoder {
         let neg = (m.clone().neg() + 1.0) * 1.0e4;
         let max = (e - neg).max_dim(1).clamp_min(-1.0e3) * m.max_dim(1);
         let pooled: Tensor<2> = Tensor::cat(vec![mean, max], 2).flatten(1, 2);
-        relu(self.project.forward(self.dropout.forward(pooled)))
+        // Linear embedding (see TabularEncoder::forward).
+        self.project.forward(self.dropout.forward(pooled))
     }
 }

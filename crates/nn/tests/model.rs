@@ -67,7 +67,11 @@ fn forward_handles_missing_modalities_in_both_fusions() {
     let device = Device::flex();
     let data = samples(6);
     let refs: Vec<&Sample> = data.iter().collect();
-    for fusion in [FusionKind::Concat, FusionKind::GatedAttention] {
+    for fusion in [
+        FusionKind::Concat,
+        FusionKind::GatedAttention,
+        FusionKind::Additive,
+    ] {
         let cfg = config(fusion, ModalitySet::ALL);
         let model = MultimodalModel::new(&cfg, &device).unwrap();
         let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
@@ -196,4 +200,62 @@ fn same_seed_same_initial_weights() {
             .unwrap()
     };
     assert_eq!(make(), make());
+}
+
+/// The late-fusion model assembled from single-modality additive models gives exactly
+/// `bias + sum_m w_m * logit_m` over the modalities each patient has, and its auxiliary
+/// modality logits are the members' logits.
+#[test]
+fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
+    let _guard = lock();
+    let device = Device::flex();
+    device.seed(11);
+    let data = samples(10);
+    let refs: Vec<&Sample> = data.iter().collect();
+    let members: Vec<MultimodalModel> = (0..4)
+        .map(|m| {
+            let cfg = config(FusionKind::Additive, ModalitySet::only(m));
+            MultimodalModel::new(&cfg, &device).unwrap().valid()
+        })
+        .collect();
+    let member_logits: Vec<Vec<f32>> = (0..4)
+        .map(|m| {
+            let cfg = config(FusionKind::Additive, ModalitySet::only(m));
+            let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
+            members[m]
+                .forward(&batch)
+                .logits
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        })
+        .collect();
+    let weights = [0.7, 0.0, 1.3, 0.4];
+    let bias = -0.25;
+    let cfg = config(FusionKind::Additive, ModalitySet::ALL);
+    let parts: [Option<&MultimodalModel>; 4] = std::array::from_fn(|m| Some(&members[m]));
+    let fused = MultimodalModel::assemble_late_fusion(&cfg, parts, weights, bias, &device)
+        .unwrap()
+        .valid();
+    let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
+    let got: Vec<f32> = fused.forward(&batch).logits.into_data().try_to_vec::<f32>().unwrap();
+    for (i, s) in data.iter().enumerate() {
+        let present = s.present();
+        let want: f64 = bias
+            + (0..4)
+                .filter(|&m| present[m])
+                .map(|m| weights[m] * f64::from(member_logits[m][i]))
+                .sum::<f64>();
+        assert!(
+            (f64::from(got[i]) - want).abs() < 1e-4,
+            "patient {i}: {} vs {want}",
+            got[i]
+        );
+    }
+    // A member of the wrong kind is refused.
+    let concat =
+        MultimodalModel::new(&config(FusionKind::Concat, ModalitySet::only(0)), &device).unwrap();
+    let mut bad = parts;
+    bad[0] = Some(&concat);
+    assert!(MultimodalModel::assemble_late_fusion(&cfg, bad, weights, bias, &device).is_err());
 }

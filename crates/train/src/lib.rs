@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod model_dir;
 pub mod prep;
 pub mod split;
+pub mod stack;
 pub mod trainer;
 
 pub use cases::{ImageInput, PreparedCase, prepare_case, prepare_cohort};

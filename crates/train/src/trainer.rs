@@ -5,7 +5,7 @@
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use oncolens_nn::batch::Sample;
-use oncolens_nn::fusion::weighted_bce_with_logits;
+use oncolens_nn::fusion::{modality_bce_with_logits, weighted_bce_with_logits};
 use oncolens_nn::{
     Batch, Device, FusionKind, ImageEncoderConfig, ModalitySet, ModelConfig, MultimodalModel,
 };
@@ -29,6 +29,12 @@ pub struct TrainConfig {
     /// What chooses the epoch whose weights are kept.
     #[serde(default)]
     pub select_on: SelectOn,
+    /// Epochs in the centred moving average of the validation score that chooses the epoch
+    /// (1 = the raw score). With a few dozen validation patients the AUC jumps from epoch to
+    /// epoch, and the raw maximum is often a lucky spike of an under-trained model; averaging
+    /// each epoch with its neighbours picks an epoch that is good and stays good.
+    #[serde(default = "one")]
+    pub select_window: usize,
     pub batch_size: usize,
     pub learning_rate: f64,
     pub weight_decay: f64,
@@ -36,6 +42,10 @@ pub struct TrainConfig {
     /// Probability of hiding each present modality of a training patient (never all of them),
     /// so the fused model learns to predict when a modality is missing.
     pub modality_dropout: f64,
+    /// Weight of the auxiliary per-modality loss of a multimodal model
+    /// ([`oncolens_nn::fusion::modality_bce_with_logits`]); 0 turns it off.
+    #[serde(default)]
+    pub aux_loss_weight: f64,
     /// Random flips of the image crop along each axis.
     pub augment: bool,
     pub fusion: FusionKind,
@@ -54,11 +64,13 @@ impl Default for TrainConfig {
             min_epochs: 8,
             patience: 10,
             select_on: SelectOn::Auc,
+            select_window: 3,
             batch_size: 8,
             learning_rate: 2e-3,
             weight_decay: 1e-3,
             seed: 7,
             modality_dropout: 0.2,
+            aux_loss_weight: 0.0,
             augment: true,
             fusion: FusionKind::GatedAttention,
             embed_dim: 16,
@@ -72,6 +84,10 @@ impl Default for TrainConfig {
             image_input: ImageInput::DEFAULT_CROP,
         }
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The validation score that chooses the epoch.
@@ -266,6 +282,49 @@ fn mean_loss(logits: &[f64], labels: &[bool]) -> f64 {
         / n
 }
 
+/// Temperature (fitted on validation logits) and the probability threshold (Youden's J on the
+/// calibrated validation probabilities; 0.5 when undefined).
+pub fn calibrate(val_logits: &[f64], val_labels: &[bool]) -> Result<(f64, f64), TrainError> {
+    let t = oncolens_metrics::fit_temperature(val_logits, val_labels).unwrap_or(1.0);
+    let p = oncolens_metrics::apply_temperature(val_logits, t)?;
+    let thr = oncolens_metrics::youden_threshold(&p, val_labels).unwrap_or(0.5);
+    Ok((
+        t,
+        if thr.is_finite() {
+            thr.clamp(0.0, 1.0)
+        } else {
+            0.5
+        },
+    ))
+}
+
+/// The mean of the raw scores of epochs `epoch - half ..= epoch + half` that exist (epochs
+/// count from 1).
+fn smoothed(raw: &[f64], epoch: usize, half: usize) -> f64 {
+    let i = epoch - 1;
+    let window = &raw[i.saturating_sub(half)..(i + half + 1).min(raw.len())];
+    window.iter().sum::<f64>() / window.len() as f64
+}
+
+type Candidate = (f64, usize, MultimodalModel, Vec<f64>);
+
+/// Keeps `model` as the best so far when its score beats the best one.
+fn consider(
+    best: &mut Option<Candidate>,
+    since_best: &mut usize,
+    score: f64,
+    epoch: usize,
+    model: MultimodalModel,
+    val_logits: Vec<f64>,
+) {
+    if best.as_ref().is_none_or(|(s, ..)| score > *s + 1e-9) {
+        *best = Some((score, epoch, model, val_logits));
+        *since_best = 0;
+    } else {
+        *since_best += 1;
+    }
+}
+
 /// Trains one model on `split.train`, choosing the epoch on `split.val`.
 /// `modalities` is intersected with what the training patients have.
 pub fn train_model(
@@ -336,9 +395,13 @@ pub fn train_model(
     let val_has_both = val_labels.iter().any(|l| *l) && val_labels.iter().any(|l| !*l);
     let multimodal = available.count() > 1;
 
-    let mut best: Option<(f64, usize, MultimodalModel, Vec<f64>)> = None;
+    let mut best: Option<Candidate> = None;
     let mut history = Vec::new();
     let mut since_best = 0usize;
+    let half = cfg.select_window.max(1) / 2;
+    let mut raw_scores: Vec<f64> = Vec::new();
+    let mut pending: std::collections::VecDeque<(usize, MultimodalModel, Vec<f64>)> =
+        std::collections::VecDeque::new();
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 1..=cfg.max_epochs {
         order.shuffle(&mut rng);
@@ -355,7 +418,10 @@ pub fn train_model(
                 return Err(TrainError::Data("a training patient has no label".into()));
             };
             let out = model.forward(&batch);
-            let loss = weighted_bce_with_logits(out.logits, y, pos_weight);
+            let mut loss = weighted_bce_with_logits(out.logits.clone(), y.clone(), pos_weight);
+            if multimodal && cfg.aux_loss_weight > 0.0 {
+                loss = loss + modality_bce_with_logits(&out, y, pos_weight) * cfg.aux_loss_weight;
+            }
             let loss_value: f32 = loss.clone().into_scalar();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
@@ -386,36 +452,45 @@ pub fn train_model(
             val_auc,
         });
         // Higher is better: AUC, then lower loss as the tie-break (or alone without AUC).
-        let score = match cfg.select_on {
+        raw_scores.push(match cfg.select_on {
             SelectOn::Auc => val_auc.unwrap_or(0.0) * 1e3 - val_loss,
             SelectOn::Loss => -val_loss,
-        };
-        let improved = best.as_ref().is_none_or(|(s, ..)| score > *s + 1e-9);
-        if improved {
-            best = Some((score, epoch, eval_model, val_logits));
-            since_best = 0;
-        } else {
-            since_best += 1;
+        });
+        pending.push_back((epoch, eval_model, val_logits));
+        // An epoch is scored once the epochs after it in its window are known.
+        while pending.len() > half {
+            let Some((e, m, logits)) = pending.pop_front() else {
+                break;
+            };
+            consider(
+                &mut best,
+                &mut since_best,
+                smoothed(&raw_scores, e, half),
+                e,
+                m,
+                logits,
+            );
         }
         if epoch >= cfg.min_epochs && since_best >= cfg.patience {
             break;
         }
     }
+    // The last epochs are scored on the part of their window that exists.
+    while let Some((e, m, logits)) = pending.pop_front() {
+        consider(
+            &mut best,
+            &mut since_best,
+            smoothed(&raw_scores, e, half),
+            e,
+            m,
+            logits,
+        );
+    }
     let Some((_, best_epoch, best_model, val_logits)) = best else {
         return Err(TrainError::Data("no epoch was run (max_epochs = 0)".into()));
     };
     let (temperature, threshold) = if val_has_both {
-        let t = oncolens_metrics::fit_temperature(&val_logits, &val_labels).unwrap_or(1.0);
-        let p = oncolens_metrics::apply_temperature(&val_logits, t)?;
-        let thr = oncolens_metrics::youden_threshold(&p, &val_labels).unwrap_or(0.5);
-        (
-            t,
-            if thr.is_finite() {
-                thr.clamp(0.0, 1.0)
-            } else {
-                0.5
-            },
-        )
+        calibrate(&val_logits, &val_labels)?
     } else {
         (1.0, 0.5)
     };
@@ -438,6 +513,17 @@ pub fn train_model(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smoothing_averages_the_existing_neighbours() {
+        let raw = [1.0, 5.0, 3.0, 4.0];
+        assert_eq!(smoothed(&raw, 1, 0), 1.0);
+        assert_eq!(smoothed(&raw, 1, 1), 3.0);
+        assert_eq!(smoothed(&raw, 2, 1), 3.0);
+        assert_eq!(smoothed(&raw, 4, 1), 3.5);
+        // A lone spike (epoch 2) loses to a plateau (epochs 3-4) once averaged.
+        assert!(smoothed(&raw, 3, 1) > smoothed(&raw, 2, 1));
+    }
 
     #[test]
     fn flips_are_involutions_and_move_voxels() {

@@ -1,0 +1,147 @@
+//! The public entry point: image + mask + settings → every feature family.
+
+use oncolens_core::{LabelMap, Volume};
+use serde::Serialize;
+
+use crate::families::{histogram, ivh, local_intensity, morphology, statistics};
+use crate::prepare::{Diagnostics, prepare};
+use crate::settings::Settings;
+use crate::{Feature, RadiomicsError, texture};
+
+/// Features of one ROI with the settings that produced them and the IBSI diagnostics.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeatureSet {
+    pub features: Vec<Feature>,
+    pub settings: Settings,
+    /// The label that was analysed.
+    pub label: u16,
+    /// IBSI diagnostic values (dimensions, voxel counts, intensities after each step).
+    pub diagnostics: Diagnostics,
+}
+
+impl FeatureSet {
+    /// The feature with IBSI tag `name`, if computed.
+    pub fn get(&self, name: &str) -> Option<&Feature> {
+        self.features.iter().find(|f| f.name == name)
+    }
+}
+
+/// Extracts every feature family of `label` in `mask` over `image`.
+///
+/// Errors (never panics) when the mask is on another grid, the label is absent, the ROI
+/// becomes empty after resampling or re-segmentation, or a setting is invalid. Features that
+/// are undefined for a valid ROI (e.g. skewness of a constant) are NaN with a note.
+pub fn extract(
+    image: &Volume<f32>,
+    mask: &LabelMap,
+    label: u16,
+    settings: &Settings,
+) -> Result<FeatureSet, RadiomicsError> {
+    let roi = prepare(image, mask, label, settings)?;
+    let morph_input = morphology::MorphologyInput {
+        image: &roi.image,
+        morph_mask: &roi.morph_mask,
+        int_mask: &roi.int_mask,
+        spacing_mm: roi.spacing_mm,
+        autocorrelation_max_voxels: settings.morphology.autocorrelation_max_voxels,
+        pca_population_covariance: settings.morphology.pca_population_covariance,
+    };
+    // Morphology (mesh, hull, autocorrelation) and texture dominate the run time; run them
+    // alongside the cheap intensity families.
+    let ((morph, texture), (local, rest)) = rayon::join(
+        || {
+            rayon::join(
+                || morphology::compute(&morph_input),
+                || texture::compute_all(&roi.texture_roi, &settings.texture),
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    local_intensity::compute(
+                        &roi.image,
+                        &roi.int_mask,
+                        roi.spacing_mm,
+                        settings.local_intensity.sphere_volume_cm3,
+                    )
+                },
+                || -> Result<Vec<Feature>, RadiomicsError> {
+                    let mut out = statistics::compute(&roi.values);
+                    out.extend(histogram::compute(
+                        &roi.discretised.levels,
+                        roi.discretised.n_levels,
+                    ));
+                    out.extend(ivh::compute(
+                        &roi.values,
+                        &settings.ivh_discretisation,
+                        &settings.resegmentation,
+                    )?);
+                    Ok(out)
+                },
+            )
+        },
+    );
+    let rest = rest?;
+    let mut features = morph;
+    features.extend(local);
+    features.extend(rest);
+    features.extend(texture);
+    Ok(FeatureSet {
+        features,
+        settings: settings.clone(),
+        label,
+        diagnostics: roi.diagnostics,
+    })
+}
+
+/// Morphological features that read intensities, left out by [`extract_shape`].
+const INTENSITY_MORPHOLOGY: [&str; 4] = [
+    "morph_com",
+    "morph_integ_int",
+    "morph_moran_i",
+    "morph_geary_c",
+];
+
+/// Shape (morphology) features of `label` in `mask` alone, for masks without their image
+/// (KiTS19 ships segmentations whose CT is not redistributed here). The mask is resampled as
+/// `settings` say; re-segmentation and discretisation do not apply; the four morphological
+/// features that read intensities are left out.
+pub fn extract_shape(
+    mask: &LabelMap,
+    label: u16,
+    settings: &Settings,
+) -> Result<FeatureSet, RadiomicsError> {
+    // A constant image of grey level 1: preparation runs unchanged and nothing reads it.
+    let blank = Volume::new(
+        ndarray::Array3::<f32>::ones(mask.data().dim()),
+        mask.geometry().clone(),
+    )
+    .map_err(|e| RadiomicsError::InvalidSetting {
+        field: "mask",
+        reason: format!("the mask's grid cannot hold an image: {e}"),
+    })?;
+    let shape_settings = Settings {
+        resegmentation: Default::default(),
+        discretisation: crate::Discretisation::None,
+        ivh_discretisation: crate::Discretisation::None,
+        ..settings.clone()
+    };
+    let roi = prepare(&blank, mask, label, &shape_settings)?;
+    let features = morphology::compute(&morphology::MorphologyInput {
+        image: &roi.image,
+        morph_mask: &roi.morph_mask,
+        int_mask: &roi.int_mask,
+        spacing_mm: roi.spacing_mm,
+        autocorrelation_max_voxels: 0,
+        pca_population_covariance: settings.morphology.pca_population_covariance,
+    })
+    .into_iter()
+    .filter(|f| !INTENSITY_MORPHOLOGY.contains(&f.name.as_str()))
+    .collect();
+    Ok(FeatureSet {
+        features,
+        settings: shape_settings,
+        label,
+        diagnostics: roi.diagnostics,
+    })
+}

@@ -1,0 +1,103 @@
+//! IBSI diagnostic values (image and ROI size, spacing and intensities after each step), keyed
+//! by the IBSI reference tags (`img_dim_x_init_img`, `int_mask_mean_int_reseg_roi`, ...).
+//!
+//! They are what IBSI asks implementers to compare first: a wrong resampling grid shows up here
+//! long before it shows up as a slightly-off texture feature.
+
+use std::collections::BTreeMap;
+
+use ndarray::Array3;
+
+/// Diagnostic values by IBSI tag.
+pub type Diagnostics = BTreeMap<String, f64>;
+
+/// Records dimensions, spacing and intensity mean/min/max of a whole image (`suffix` is
+/// `init_img` or `interp_img`).
+pub fn record_image(d: &mut Diagnostics, suffix: &str, image: &Array3<f64>, spacing_mm: [f64; 3]) {
+    let (nz, ny, nx) = image.dim();
+    for (axis, n, s) in [
+        ("x", nx, spacing_mm[0]),
+        ("y", ny, spacing_mm[1]),
+        ("z", nz, spacing_mm[2]),
+    ] {
+        d.insert(format!("img_dim_{axis}_{suffix}"), n as f64);
+        d.insert(format!("vox_dim_{axis}_{suffix}"), s);
+    }
+    let (mean, min, max) = mean_min_max(image.iter().copied());
+    d.insert(format!("mean_int_{suffix}"), mean);
+    d.insert(format!("min_int_{suffix}"), min);
+    d.insert(format!("max_int_{suffix}"), max);
+}
+
+/// Records the intensity and morphological masks (`suffix` is `init_roi`, `interp_roi` or
+/// `reseg_roi`).
+pub fn record_roi(
+    d: &mut Diagnostics,
+    suffix: &str,
+    image: &Array3<f64>,
+    int_mask: &Array3<bool>,
+    morph_mask: &Array3<bool>,
+) {
+    let (nz, ny, nx) = int_mask.dim();
+    let int_bb = bounding_box(int_mask);
+    let morph_bb = bounding_box(morph_mask);
+    for (a, axis, n) in [(2usize, "x", nx), (1, "y", ny), (0, "z", nz)] {
+        d.insert(format!("int_mask_dim_{axis}_{suffix}"), n as f64);
+        let extent =
+            |bb: &Option<[[usize; 2]; 3]>| bb.map_or(0.0, |b| (b[a][1] - b[a][0] + 1) as f64);
+        d.insert(format!("int_mask_bb_dim_{axis}_{suffix}"), extent(&int_bb));
+        d.insert(
+            format!("morph_mask_bb_dim_{axis}_{suffix}"),
+            extent(&morph_bb),
+        );
+    }
+    let count = |m: &Array3<bool>| m.iter().filter(|v| **v).count() as f64;
+    d.insert(format!("int_mask_vox_count_{suffix}"), count(int_mask));
+    d.insert(format!("morph_mask_vox_count_{suffix}"), count(morph_mask));
+    let values = image
+        .iter()
+        .zip(int_mask.iter())
+        .filter(|(_, m)| **m)
+        .map(|(v, _)| *v);
+    let (mean, min, max) = mean_min_max(values);
+    d.insert(format!("int_mask_mean_int_{suffix}"), mean);
+    d.insert(format!("int_mask_min_int_{suffix}"), min);
+    d.insert(format!("int_mask_max_int_{suffix}"), max);
+}
+
+/// Mean, minimum and maximum (NaN for an empty sequence).
+fn mean_min_max(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+    let (mut sum, mut n, mut min, mut max) = (0.0, 0usize, f64::INFINITY, f64::NEG_INFINITY);
+    for v in values {
+        sum += v;
+        n += 1;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    if n == 0 {
+        (f64::NAN, f64::NAN, f64::NAN)
+    } else {
+        (sum / n as f64, min, max)
+    }
+}
+
+/// Inclusive `[lo, hi]` index range per array axis `[z, y, x]` of the true voxels, if any.
+pub fn bounding_box(mask: &Array3<bool>) -> Option<[[usize; 2]; 3]> {
+    let mut bb: Option<[[usize; 2]; 3]> = None;
+    for ((z, y, x), m) in mask.indexed_iter() {
+        if !*m {
+            continue;
+        }
+        let idx = [z, y, x];
+        match bb.as_mut() {
+            None => bb = Some(idx.map(|i| [i, i])),
+            Some(b) => {
+                for a in 0..3 {
+                    b[a][0] = b[a][0].min(idx[a]);
+                    b[a][1] = b[a][1].max(idx[a]);
+                }
+            }
+        }
+    }
+    bb
+}

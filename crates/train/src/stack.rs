@@ -1,0 +1,284 @@
+//! Late fusion by stacking: single-modality models, each trained and early-stopped on its own,
+//! combined by a non-negative, ridge-penalised logistic regression on their logits.
+//!
+//! Why: trained end to end on a cohort of a hundred patients, a fused network fits the
+//! training set through its fastest-learning modality (the image encoder overfits within a
+//! few epochs while the report encoder needs thirty) and early stopping has to pick one epoch
+//! for all of them. Training each modality to its own best epoch and learning only how much to
+//! trust each one (a handful of weights) removes that conflict (stacked generalisation,
+//! Wolpert 1992; non-negative weights as in Breiman 1996). The result is assembled into an
+//! ordinary [`oncolens_nn::MultimodalModel`] with additive fusion, so saving, `predict` and
+//! the explanation methods use it unchanged.
+
+use oncolens_nn::{Device, FusionKind, ModelConfig, MultimodalModel};
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::cases::PreparedCase;
+use crate::split::Split;
+use crate::trainer::{TrainedModel, calibrate};
+
+/// The fitted combination, for reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LateFusionFit {
+    /// Weight of each modality's logit in [`oncolens_nn::MODALITIES`] order (0 for modalities
+    /// left out or dropped by the non-negativity constraint).
+    pub weights: [f64; 4],
+    pub bias: f64,
+    /// Ridge penalty on the weights.
+    pub l2: f64,
+    /// Patients the weights were fitted on.
+    pub fitted_on: usize,
+}
+
+/// Fits the stacking weights on the validation patients of `split` and assembles the fused
+/// model. `members[m]` must be a single-modality model of modality `m` with additive fusion,
+/// trained on the same split (so all share one preprocessor); `None` leaves a modality out.
+pub fn late_fusion(
+    members: [Option<&TrainedModel>; 4],
+    cases: &[PreparedCase],
+    split: &Split,
+    l2: f64,
+    device: &Device,
+) -> Result<(TrainedModel, LateFusionFit), TrainError> {
+    let Some(first) = members.iter().flatten().next() else {
+        return Err(TrainError::Data(
+            "late fusion needs at least one member model".into(),
+        ));
+    };
+    for (m, member) in members.iter().enumerate() {
+        if let Some(member) = member {
+            let c = &member.config;
+            let single = c.modalities.as_array() == std::array::from_fn(|k| k == m);
+            if !single || c.fusion != FusionKind::Additive {
+                return Err(TrainError::Data(format!(
+                    "late-fusion member {} must be a single-modality additive model",
+                    oncolens_nn::MODALITIES[m]
+                )));
+            }
+            if member.preprocessor != first.preprocessor {
+                return Err(TrainError::Data(
+                    "late-fusion members were fitted on different training patients".into(),
+                ));
+            }
+        }
+    }
+    let val: Vec<&PreparedCase> = split.val.iter().map(|&i| &cases[i]).collect();
+    let labels: Vec<bool> = val.iter().map(|c| c.label == Some(1)).collect();
+    if !(labels.iter().any(|l| *l) && labels.iter().any(|l| !*l)) {
+        return Err(TrainError::Data(
+            "late fusion needs validation patients of both classes".into(),
+        ));
+    }
+    let x = member_logits(&members, &first.preprocessor, &val, device)?;
+    let (weights, bias) = fit_nonnegative_logistic(&x, &labels, l2);
+
+    let mut config: ModelConfig = first.config.clone();
+    config.fusion = FusionKind::Additive;
+    config.modalities = oncolens_nn::ModalitySet {
+        image: members[0].is_some(),
+        clinical: members[1].is_some(),
+        text: members[2].is_some(),
+        omics: members[3].is_some(),
+    };
+    let parts = members.map(|m| m.map(|t| &t.model));
+    let model = MultimodalModel::assemble_late_fusion(&config, parts, weights, bias, device)?;
+    let mut fused = TrainedModel {
+        model,
+        config,
+        preprocessor: first.preprocessor.clone(),
+        temperature: 1.0,
+        threshold: 0.5,
+        history: Vec::new(),
+        best_epoch: 0,
+        best_val_auc: None,
+    };
+    let val_logits = fused.logits(&val, device)?;
+    let (temperature, threshold) = calibrate(&val_logits, &labels)?;
+    fused.temperature = temperature;
+    fused.threshold = threshold;
+    fused.best_val_auc = oncolens_metrics::roc_auc(&val_logits, &labels).ok();
+    Ok((
+        fused,
+        LateFusionFit {
+            weights,
+            bias,
+            l2,
+            fitted_on: val.len(),
+        },
+    ))
+}
+
+/// `[case][modality]` logits of the member models, 0 where the case lacks the modality (the
+/// assembled model adds nothing for a missing modality either).
+fn member_logits(
+    members: &[Option<&TrainedModel>; 4],
+    prep: &crate::Preprocessor,
+    cases: &[&PreparedCase],
+    device: &Device,
+) -> Result<Vec<[f64; 4]>, TrainError> {
+    let present: Vec<[bool; 4]> = cases.iter().map(|c| prep.sample(c).present()).collect();
+    let mut x = vec![[0.0; 4]; cases.len()];
+    for (m, member) in members.iter().enumerate() {
+        if let Some(member) = member {
+            for (i, z) in member.logits(cases, device)?.into_iter().enumerate() {
+                if present[i][m] {
+                    x[i][m] = z;
+                }
+            }
+        }
+    }
+    Ok(x)
+}
+
+/// Logistic regression `P(y) = sigmoid(b + w·x)` with the penalty `l2/2 |w|^2` (the bias is not
+/// penalised) and `w >= 0`: Newton's method on the free weights, dropping the most negative
+/// weight and refitting until none is negative (an active-set method; with at most four
+/// weights it ends in at most four fits).
+pub fn fit_nonnegative_logistic(x: &[[f64; 4]], y: &[bool], l2: f64) -> ([f64; 4], f64) {
+    let mut active: Vec<usize> = (0..4)
+        .filter(|&k| x.iter().any(|row| row[k] != 0.0))
+        .collect();
+    loop {
+        let (w, b) = fit_logistic(x, y, &active, l2);
+        let worst = active
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| w[*j] < 0.0)
+            .min_by(|a, b| w[a.0].total_cmp(&w[b.0]))
+            .map(|(j, _)| j);
+        match worst {
+            Some(j) => {
+                active.remove(j);
+            }
+            None => {
+                let mut out = [0.0; 4];
+                for (j, &k) in active.iter().enumerate() {
+                    out[k] = w[j];
+                }
+                return (out, b);
+            }
+        }
+    }
+}
+
+/// Newton-Raphson for the penalised logistic regression on the columns `cols` of `x`.
+fn fit_logistic(x: &[[f64; 4]], y: &[bool], cols: &[usize], l2: f64) -> (Vec<f64>, f64) {
+    let p = cols.len() + 1; // weights, then the bias
+    let mut beta = vec![0.0; p];
+    let row = |i: usize| -> Vec<f64> {
+        let mut r: Vec<f64> = cols.iter().map(|&k| x[i][k]).collect();
+        r.push(1.0);
+        r
+    };
+    for _ in 0..100 {
+        let mut grad = vec![0.0; p];
+        let mut hess = vec![vec![0.0; p]; p];
+        for (i, &yi) in y.iter().enumerate() {
+            let r = row(i);
+            let z: f64 = r.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let mu = 1.0 / (1.0 + (-z).exp());
+            let resid = mu - if yi { 1.0 } else { 0.0 };
+            let w = mu * (1.0 - mu);
+            for a in 0..p {
+                grad[a] += resid * r[a];
+                for b in 0..p {
+                    hess[a][b] += w * r[a] * r[b];
+                }
+            }
+        }
+        for a in 0..p - 1 {
+            grad[a] += l2 * beta[a];
+            hess[a][a] += l2;
+        }
+        // A tiny ridge on the bias too keeps the system solvable when one class is perfectly
+        // separated.
+        hess[p - 1][p - 1] += 1e-9;
+        let Some(step) = solve(hess, grad) else {
+            break;
+        };
+        let mut change = 0.0f64;
+        for a in 0..p {
+            beta[a] -= step[a];
+            change = change.max(step[a].abs());
+        }
+        if change < 1e-10 {
+            break;
+        }
+    }
+    let b = beta[p - 1];
+    beta.truncate(p - 1);
+    (beta, b)
+}
+
+/// Gaussian elimination with partial pivoting (systems of at most 5 unknowns).
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-300 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let pivot_row = a[col].clone();
+        for r in col + 1..n {
+            let f = a[r][col] / pivot_row[col];
+            for (x, p) in a[r].iter_mut().zip(&pivot_row).skip(col) {
+                *x -= f * p;
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut out = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|c| a[r][c] * out[c]).sum();
+        out[r] = (b[r] - s) / a[r][r];
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Data generated from known weights: the fit recovers them, and a useless or harmful
+    /// column gets weight 0.
+    #[test]
+    fn recovers_weights_and_drops_negative_ones() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let n = 4000;
+        let mut x = Vec::with_capacity(n);
+        let mut y = Vec::with_capacity(n);
+        for _ in 0..n {
+            let r: [f64; 4] = std::array::from_fn(|_| rng.random::<f64>() * 4.0 - 2.0);
+            // The fourth column pushes the other way: a non-negative fit must drop it.
+            let z = -0.3 + 1.5 * r[0] + 0.5 * r[1] + 0.0 * r[2] - 1.0 * r[3];
+            x.push(r);
+            y.push(rng.random::<f64>() < 1.0 / (1.0 + (-z).exp()));
+        }
+        let (w, b) = fit_logistic(&x, &y, &[0, 1, 2, 3], 0.0);
+        assert!(
+            (w[0] - 1.5).abs() < 0.15 && (w[1] - 0.5).abs() < 0.1,
+            "{w:?}"
+        );
+        assert!(
+            (w[3] + 1.0).abs() < 0.12 && (b + 0.3).abs() < 0.12,
+            "{w:?} {b}"
+        );
+        let (nn, _) = fit_nonnegative_logistic(&x, &y, 0.0);
+        assert_eq!(nn[3], 0.0);
+        assert!(nn.iter().all(|v| *v >= 0.0) && nn[0] > 1.0, "{nn:?}");
+        // The ridge shrinks the weights towards zero.
+        let (shrunk, _) = fit_nonnegative_logistic(&x, &y, 1e4);
+        assert!(shrunk[0] < 0.5 * nn[0], "{shrunk:?}");
+    }
+
+    #[test]
+    fn separable_data_stays_finite_with_a_ridge() {
+        let x = vec![[-1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]];
+        let (w, b) = fit_nonnegative_logistic(&x, &[false, true], 1.0);
+        assert!(w[0].is_finite() && w[0] > 0.0 && b.is_finite());
+    }
+}
