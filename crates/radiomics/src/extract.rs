@@ -45,14 +45,21 @@ pub fn extract(
         spacing_mm: roi.spacing_mm,
         autocorrelation_max_voxels: settings.morphology.autocorrelation_max_voxels,
         pca_population_covariance: settings.morphology.pca_population_covariance,
+        mesh: settings.morphology.mesh,
     };
     // Morphology (mesh, hull, autocorrelation) and texture dominate the run time; run them
     // alongside the cheap intensity families.
-    let ((morph, texture), (local, rest)) = rayon::join(
+    let ((morph, (texture, mcc)), (local, rest)) = rayon::join(
         || {
             rayon::join(
                 || morphology::compute(&morph_input),
-                || texture::compute_all(&roi.texture_roi, &settings.texture),
+                || {
+                    rayon::join(
+                        || texture::compute_all(&roi.texture_roi, &settings.texture),
+                        // PyRadiomics' maximal correlation coefficient (no IBSI definition).
+                        || texture::pyradiomics_mcc(&roi.texture_roi),
+                    )
+                },
             )
         },
         || {
@@ -67,6 +74,11 @@ pub fn extract(
                 },
                 || -> Result<Vec<Feature>, RadiomicsError> {
                     let mut out = statistics::compute(&roi.values);
+                    let s = roi.spacing_mm;
+                    out.extend(statistics::pyradiomics_extras(
+                        &roi.values,
+                        s[0] * s[1] * s[2],
+                    ));
                     out.extend(histogram::compute(
                         &roi.discretised.levels,
                         roi.discretised.n_levels,
@@ -86,6 +98,8 @@ pub fn extract(
     features.extend(local);
     features.extend(rest);
     features.extend(texture);
+    // After the IBSI texture features, so that their order is unchanged.
+    features.push(mcc);
     Ok(FeatureSet {
         features,
         settings: settings.clone(),
@@ -134,6 +148,7 @@ pub fn extract_shape(
         spacing_mm: roi.spacing_mm,
         autocorrelation_max_voxels: 0,
         pca_population_covariance: settings.morphology.pca_population_covariance,
+        mesh: settings.morphology.mesh,
     })
     .into_iter()
     .filter(|f| !INTENSITY_MORPHOLOGY.contains(&f.name.as_str()))

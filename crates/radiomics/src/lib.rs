@@ -30,4 +30,6 @@ pub use error::RadiomicsError;
 pub use extract::{FeatureSet, extract, extract_shape};
 pub use feature::{Family, Feature};
 pub use roi::DiscretisedRoi;
-pub use settings::{Discretisation, Interpolation, Resampling, Resegmentation, Settings};
+pub use settings::{
+    Discretisation, Interpolation, MeshTriangulation, Resampling, Resegmentation, Settings,
+};

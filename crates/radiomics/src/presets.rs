@@ -2,7 +2,8 @@
 
 use crate::RadiomicsError;
 use crate::settings::{
-    Discretisation, Interpolation, MorphologySettings, Resampling, Resegmentation, Settings,
+    Discretisation, Interpolation, MeshTriangulation, MorphologySettings, Resampling,
+    Resegmentation, Settings,
 };
 
 impl Settings {
@@ -18,6 +19,7 @@ impl Settings {
             discretisation: Discretisation::PyradiomicsBinWidth { width: 25.0 },
             morphology: MorphologySettings {
                 pca_population_covariance: true,
+                mesh: MeshTriangulation::Pyradiomics,
                 ..MorphologySettings::default()
             },
             ivh_discretisation: Discretisation::None,

@@ -152,6 +152,24 @@ pub struct MorphologySettings {
     /// reference values use `n − 1` (digital phantom minor axis 9.31 vs 9.24 with `n`);
     /// PyRadiomics divides by `n` (axis lengths differ by a factor `1 + 1/(2n)`).
     pub pca_population_covariance: bool,
+    /// How each marching cube is triangulated (mesh volume, area and everything derived).
+    pub mesh: MeshTriangulation,
+}
+
+/// Triangulation of the marching-cubes surface. Both put the vertices at the same edge
+/// midpoints (so diameters agree); they differ inside cubes with an ambiguous face, where the
+/// surface can be triangulated in more than one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeshTriangulation {
+    /// A watertight mesh whose cube configurations are derived in code; it reproduces the
+    /// IBSI consensus mesh volume and area (the IBSI reference tests use it).
+    #[default]
+    Ibsi,
+    /// PyRadiomics' per-cube classic marching-cubes triangulation (ambiguous faces resolved
+    /// per cube, so the surface need not be watertight), to reproduce its `shape_MeshVolume`,
+    /// `shape_SurfaceArea` and the features derived from them.
+    Pyradiomics,
 }
 
 impl Default for MorphologySettings {
@@ -159,6 +177,7 @@ impl Default for MorphologySettings {
         MorphologySettings {
             autocorrelation_max_voxels: 2_000_000,
             pca_population_covariance: false,
+            mesh: MeshTriangulation::Ibsi,
         }
     }
 }

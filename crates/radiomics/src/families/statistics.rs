@@ -179,3 +179,31 @@ pub fn compute(values: &[f64]) -> Vec<Feature> {
     );
     b.finish()
 }
+
+/// First-order features PyRadiomics reports that IBSI does not define (tags `pyrad_*`, no IBSI
+/// code): `firstorder_Kurtosis`, the plain kurtosis `m4 / m2²` (IBSI `stat_kurt` is the excess
+/// kurtosis, 3 less), and `firstorder_TotalEnergy`, the energy times the voxel volume in mm³
+/// (PyRadiomics' default `voxelArrayShift` is 0, so no shift is added).
+pub fn pyradiomics_extras(values: &[f64], voxel_volume_mm3: f64) -> Vec<Feature> {
+    let n = values.len() as f64;
+    let mu = mean(values);
+    let m2 = values.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n;
+    let m4 = values.iter().map(|v| (v - mu).powi(4)).sum::<f64>() / n;
+    let energy: f64 = values.iter().map(|v| v * v).sum();
+    let mut b = FeatureBuilder::new(Family::Statistics);
+    b.push(
+        "pyrad_firstorder_Kurtosis",
+        "",
+        Some("firstorder_Kurtosis"),
+        if m2 > 0.0 { m4 / (m2 * m2) } else { f64::NAN },
+        Some("undefined for a constant intensity (PyRadiomics reports 0)"),
+    );
+    b.push(
+        "pyrad_firstorder_TotalEnergy",
+        "",
+        Some("firstorder_TotalEnergy"),
+        energy * voxel_volume_mm3,
+        None,
+    );
+    b.finish()
+}

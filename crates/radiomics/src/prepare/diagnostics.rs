@@ -15,6 +15,25 @@ pub type Diagnostics = BTreeMap<String, f64>;
 /// `init_img` or `interp_img`).
 pub fn record_image(d: &mut Diagnostics, suffix: &str, image: &Array3<f64>, spacing_mm: [f64; 3]) {
     let (nz, ny, nx) = image.dim();
+    record_image_stats(
+        d,
+        suffix,
+        [nz, ny, nx],
+        spacing_mm,
+        mean_min_max(image.iter().copied()),
+    );
+}
+
+/// [`record_image`] from precomputed `(mean, min, max)` of an image of size `dims` (`[z, y, x]`),
+/// so the input image need not be converted to `f64` as a whole.
+pub fn record_image_stats(
+    d: &mut Diagnostics,
+    suffix: &str,
+    dims: [usize; 3],
+    spacing_mm: [f64; 3],
+    (mean, min, max): (f64, f64, f64),
+) {
+    let [nz, ny, nx] = dims;
     for (axis, n, s) in [
         ("x", nx, spacing_mm[0]),
         ("y", ny, spacing_mm[1]),
@@ -23,7 +42,6 @@ pub fn record_image(d: &mut Diagnostics, suffix: &str, image: &Array3<f64>, spac
         d.insert(format!("img_dim_{axis}_{suffix}"), n as f64);
         d.insert(format!("vox_dim_{axis}_{suffix}"), s);
     }
-    let (mean, min, max) = mean_min_max(image.iter().copied());
     d.insert(format!("mean_int_{suffix}"), mean);
     d.insert(format!("min_int_{suffix}"), min);
     d.insert(format!("max_int_{suffix}"), max);
@@ -31,14 +49,22 @@ pub fn record_image(d: &mut Diagnostics, suffix: &str, image: &Array3<f64>, spac
 
 /// Records the intensity and morphological masks (`suffix` is `init_roi`, `interp_roi` or
 /// `reseg_roi`).
+///
+/// `full_dims` (`[z, y, x]`) is the size of the whole image grid when the arrays passed are a
+/// crop of it (the crop must hold every ROI voxel; bounding boxes, counts and intensities do
+/// not change); `None` means the arrays are the whole grid.
 pub fn record_roi(
     d: &mut Diagnostics,
     suffix: &str,
     image: &Array3<f64>,
     int_mask: &Array3<bool>,
     morph_mask: &Array3<bool>,
+    full_dims: Option<[usize; 3]>,
 ) {
-    let (nz, ny, nx) = int_mask.dim();
+    let [nz, ny, nx] = full_dims.unwrap_or_else(|| {
+        let (z, y, x) = int_mask.dim();
+        [z, y, x]
+    });
     let int_bb = bounding_box(int_mask);
     let morph_bb = bounding_box(morph_mask);
     for (a, axis, n) in [(2usize, "x", nx), (1, "y", ny), (0, "z", nz)] {
@@ -66,7 +92,7 @@ pub fn record_roi(
 }
 
 /// Mean, minimum and maximum (NaN for an empty sequence).
-fn mean_min_max(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+pub fn mean_min_max(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
     let (mut sum, mut n, mut min, mut max) = (0.0, 0usize, f64::INFINITY, f64::NEG_INFINITY);
     for v in values {
         sum += v;

@@ -56,19 +56,57 @@ pub fn prepare(
             present: mask.labels_present(),
         });
     }
-    if let Some(bad) = image.data().iter().find(|v| !v.is_finite()) {
-        return Err(RadiomicsError::NonFiniteIntensity { value: *bad });
-    }
     let spacing_init = image.spacing_mm();
-    let img0 = image.data().mapv(f64::from);
-    let roi0 = mask.data().mapv(|l| l == label);
+    let (nz, ny, nx) = image.data().dim();
+    let full_dims = [nz, ny, nx];
+    // One pass over the whole image, in f32: finiteness and the `init_img` statistics. Nothing
+    // else reads the whole image unless it is resampled.
+    let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for v in image.data().iter() {
+        if !v.is_finite() {
+            return Err(RadiomicsError::NonFiniteIntensity { value: *v });
+        }
+        let v = f64::from(*v);
+        sum += v;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    let init_stats = (sum / (nz * ny * nx).max(1) as f64, min, max);
     let mut diag = Diagnostics::new();
-    diagnostics::record_image(&mut diag, "init_img", &img0, spacing_init);
-    diagnostics::record_roi(&mut diag, "init_roi", &img0, &roi0, &roi0);
+    diagnostics::record_image_stats(&mut diag, "init_img", full_dims, spacing_init, init_stats);
+    let radius_mm = (3.0 * settings.local_intensity.sphere_volume_cm3 * 1000.0
+        / (4.0 * std::f64::consts::PI))
+        .cbrt();
 
-    let (img, morph_mask, spacing_mm) = match settings.resampling.spacing_mm {
-        None => (img0, roi0, spacing_init),
+    // `crop_dims`: the whole grid's size when the arrays below are a crop of it.
+    let (img, morph_mask, spacing_mm, crop_dims) = match settings.resampling.spacing_mm {
+        None => {
+            // Without interpolation every later step reads only the ROI and, for the
+            // local-intensity peak, a sphere around it: crop to the label's bounding box plus
+            // that margin (the same crop as below) before converting to f64, so the cost no
+            // longer scales with the whole image.
+            let labels = mask.data();
+            let lbb = label_bounding_box(labels, label).ok_or(RadiomicsError::EmptyMask {
+                label,
+                present: mask.labels_present(),
+            })?;
+            let ranges = margin_ranges(lbb, radius_mm, spacing_init, full_dims);
+            let img0 = crop(image.data(), &ranges).mapv(f64::from);
+            let roi0 = crop(labels, &ranges).mapv(|l| l == label);
+            diagnostics::record_roi(&mut diag, "init_roi", &img0, &roi0, &roi0, Some(full_dims));
+            diagnostics::record_image_stats(
+                &mut diag,
+                "interp_img",
+                full_dims,
+                spacing_init,
+                init_stats,
+            );
+            (img0, roi0, spacing_init, Some(full_dims))
+        }
         Some(target) => {
+            let img0 = image.data().mapv(f64::from);
+            let roi0 = mask.data().mapv(|l| l == label);
+            diagnostics::record_roi(&mut diag, "init_roi", &img0, &roi0, &roi0, None);
             let keep = [false, false, settings.resampling.in_plane_only];
             let map = GridMap::ibsi(image.size(), spacing_init, target, keep);
             let mut img = match settings.resampling.image_interpolation {
@@ -81,7 +119,9 @@ pub fn prepare(
             let roi_f = resample::interpolate(&roi0.mapv(|m| if m { 1.0 } else { 0.0 }), &map)?;
             // A little slack so that exactly 0.5 survives float noise of the weights.
             let threshold = settings.resampling.mask_threshold - 1e-9;
-            (img, roi_f.mapv(|v| v >= threshold), map.spacing_mm)
+            let morph = roi_f.mapv(|v| v >= threshold);
+            diagnostics::record_image(&mut diag, "interp_img", &img, map.spacing_mm);
+            (img, morph, map.spacing_mm, None)
         }
     };
     if !morph_mask.iter().any(|m| *m) {
@@ -89,12 +129,25 @@ pub fn prepare(
             step: "mask interpolation",
         });
     }
-    diagnostics::record_image(&mut diag, "interp_img", &img, spacing_mm);
-    diagnostics::record_roi(&mut diag, "interp_roi", &img, &morph_mask, &morph_mask);
+    diagnostics::record_roi(
+        &mut diag,
+        "interp_roi",
+        &img,
+        &morph_mask,
+        &morph_mask,
+        crop_dims,
+    );
 
     let mut int_mask = morph_mask.clone();
     resegment::resegment(&img, &mut int_mask, &settings.resegmentation);
-    diagnostics::record_roi(&mut diag, "reseg_roi", &img, &int_mask, &morph_mask);
+    diagnostics::record_roi(
+        &mut diag,
+        "reseg_roi",
+        &img,
+        &int_mask,
+        &morph_mask,
+        crop_dims,
+    );
     if !int_mask.iter().any(|m| *m) {
         return Err(RadiomicsError::EmptyRoi {
             step: "re-segmentation",
@@ -105,21 +158,8 @@ pub fn prepare(
     let bb = diagnostics::bounding_box(&morph_mask).ok_or(RadiomicsError::EmptyRoi {
         step: "mask interpolation",
     })?;
-    let radius_mm = (3.0 * settings.local_intensity.sphere_volume_cm3 * 1000.0
-        / (4.0 * std::f64::consts::PI))
-        .cbrt();
-    let dims = img.dim();
-    let dims = [dims.0, dims.1, dims.2];
-    let spacing_zyx = [spacing_mm[2], spacing_mm[1], spacing_mm[0]];
-    let range = |a: usize| {
-        let margin = (radius_mm / spacing_zyx[a]).ceil() as usize + 1;
-        (
-            bb[a][0].saturating_sub(margin),
-            (bb[a][1] + margin + 1).min(dims[a]),
-        )
-    };
-    let (z, y, x) = (range(0), range(1), range(2));
-    let ranges = [z.0..z.1, y.0..y.1, x.0..x.1];
+    let (dz, dy, dx) = img.dim();
+    let ranges = margin_ranges(bb, radius_mm, spacing_mm, [dz, dy, dx]);
     let image = crop(&img, &ranges);
     let morph_mask = crop(&morph_mask, &ranges);
     let int_mask = crop(&int_mask, &ranges);
@@ -138,7 +178,7 @@ pub fn prepare(
         &discretised,
         spacing_mm,
         bb,
-        [z.0, y.0, x.0],
+        [ranges[0].start, ranges[1].start, ranges[2].start],
     );
     Ok(PreparedRoi {
         image,
@@ -176,6 +216,39 @@ fn texture_roi(
         morph_mask: crop(morph_mask, &ranges),
         spacing_mm,
     }
+}
+
+/// Index ranges (`[z, y, x]`) of bounding box `bb` widened by the local-intensity sphere
+/// radius plus one voxel on each side, clipped to `dims`.
+fn margin_ranges(
+    bb: [[usize; 2]; 3],
+    radius_mm: f64,
+    spacing_mm: [f64; 3],
+    dims: [usize; 3],
+) -> [std::ops::Range<usize>; 3] {
+    let spacing_zyx = [spacing_mm[2], spacing_mm[1], spacing_mm[0]];
+    [0, 1, 2].map(|a| {
+        let margin = (radius_mm / spacing_zyx[a]).ceil() as usize + 1;
+        bb[a][0].saturating_sub(margin)..(bb[a][1] + margin + 1).min(dims[a])
+    })
+}
+
+/// Inclusive `[lo, hi]` index range per axis `[z, y, x]` of the voxels labelled `label`.
+fn label_bounding_box(labels: &Array3<u16>, label: u16) -> Option<[[usize; 2]; 3]> {
+    let mut bb: Option<[[usize; 2]; 3]> = None;
+    for (z, plane) in labels.outer_iter().enumerate() {
+        for (y, row) in plane.outer_iter().enumerate() {
+            let Some(first) = row.iter().position(|l| *l == label) else {
+                continue;
+            };
+            let last = row.iter().rposition(|l| *l == label).unwrap_or(first);
+            let b = bb.get_or_insert([[z, z], [y, y], [first, last]]);
+            b[0] = [b[0][0].min(z), b[0][1].max(z)];
+            b[1] = [b[1][0].min(y), b[1][1].max(y)];
+            b[2] = [b[2][0].min(first), b[2][1].max(last)];
+        }
+    }
+    bb
 }
 
 /// Copy of `a` restricted to index ranges per axis `[z, y, x]`.

@@ -49,8 +49,8 @@ const SPEC: FamilySpec = FamilySpec {
 /// Co-occurrence counts `counts[(i - 1) * n + (j - 1)]`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Glcm {
-    n: usize,
-    counts: Vec<f64>,
+    pub(super) n: usize,
+    pub(super) counts: Vec<f64>,
 }
 
 impl TextureMatrix for Glcm {
@@ -67,7 +67,12 @@ impl TextureMatrix for Glcm {
 
 /// Counts pairs `(v, v + offset)` with both voxels in the ROI, over slices `z_range`. With
 /// `symmetric` the transpose is added (IBSI: `M_m = M_m+ + M_m-`).
-fn build(grid: &Grid, offset: Direction, z_range: std::ops::Range<usize>, symmetric: bool) -> Glcm {
+pub(super) fn build(
+    grid: &Grid,
+    offset: Direction,
+    z_range: std::ops::Range<usize>,
+    symmetric: bool,
+) -> Glcm {
     let n = grid.n_levels;
     let mut counts = vec![0u64; n * n];
     let zs = valid_range(grid.nz, offset[2]);

@@ -13,6 +13,7 @@ mod gldzm;
 mod glrlm;
 mod glszm;
 mod grid;
+mod mcc;
 mod naming;
 mod ngldm;
 mod ngtdm;
@@ -23,6 +24,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use aggregation::{DirectionalAggregation, SliceAggregation};
+pub use mcc::pyradiomics_mcc;
 
 use crate::{DiscretisedRoi, Feature};
 use grid::Grid;

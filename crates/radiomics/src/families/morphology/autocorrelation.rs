@@ -126,9 +126,13 @@ fn direct_sums(
 /// and their squares `e = m·(x−μ)²`:
 /// `Σ w = Σ_δ w C_mm`, `Σ w d_i d_j = Σ_δ w C_dd`, `Σ w (x_i−x_j)² = 2 Σ_δ w (C_em − C_dd)`.
 ///
-/// Real signals are packed two per complex transform (`m + i·d` forward, `C_mm + i·C_dd`
-/// inverse), so four 3D FFTs suffice; rustfft is generic and therefore compiled at this
-/// crate's optimisation level, which matters in debug builds.
+/// Each `Σ_δ w(δ) C(δ)` is evaluated in the frequency domain (Parseval:
+/// `Σ_δ w C = (1/N) Σ_k Ĉ(k) conj(Ŵ(k))`), so no inverse transform is needed: the spectra of
+/// `C_mm`, `C_dd`, `C_em` are `|M|²`, `|D|²`, `conj(E)·M`, and `w` (zero at δ = 0 and at the
+/// padding displacements, where every `C` is 0) is transformed once. Real signals are packed
+/// two per complex transform (`m + i·d` and `e + i·w`), so two 3D FFTs suffice, and they run in
+/// parallel. rustfft is generic and therefore compiled at this crate's optimisation level,
+/// which matters in debug builds.
 fn fft_sums(image: &Array3<f64>, mask: &Array3<bool>, s: [f64; 3], mean: f64) -> (f64, f64, f64) {
     // Restrict to the mask's bounding box.
     let Some(FftGrid {
@@ -141,71 +145,91 @@ fn fft_sums(image: &Array3<f64>, mask: &Array3<bool>, s: [f64; 3], mean: f64) ->
     };
     let total = dims[0] * dims[1] * dims[2];
     let zero = Complex64::new(0.0, 0.0);
-    let mut md = vec![zero; total];
-    let mut e = vec![zero; total];
-    for ((z, y, x), m) in mask.indexed_iter() {
-        if *m {
-            let i = ((z - bb[0][0]) * dims[1] + (y - bb[1][0])) * dims[2] + (x - bb[2][0]);
-            let dev = image[[z, y, x]] - mean;
-            md[i] = Complex64::new(1.0, dev);
-            e[i].re = dev * dev;
-        }
-    }
-    let mut planner = FftPlanner::<f64>::new();
-    fft3(&mut md, dims, &mut planner, false);
-    fft3(&mut e, dims, &mut planner, false);
-    // Unpack the spectra M and D of the two real signals, then form conj(A)·B spectra:
-    // packed inverse input |M|² + i|D|² (both Hermitian, so the output is C_mm + i·C_dd).
-    let idx = |z: usize, y: usize, x: usize| (z * dims[1] + y) * dims[2] + x;
-    let neg = |k: usize, p: usize| if k == 0 { 0 } else { p - k };
-    let mut packed = vec![zero; total];
-    let mut c_em = vec![zero; total];
-    for z in 0..dims[0] {
-        for y in 0..dims[1] {
-            for x in 0..dims[2] {
-                let i = idx(z, y, x);
-                let j = idx(neg(z, dims[0]), neg(y, dims[1]), neg(x, dims[2]));
-                let (a, b) = (md[i], md[j].conj());
-                let spec_m = (a + b) * 0.5;
-                let spec_d = (a - b) * Complex64::new(0.0, -0.5);
-                packed[i] =
-                    Complex64::new(spec_m.norm_sqr(), 0.0) + Complex64::new(0.0, spec_d.norm_sqr());
-                c_em[i] = e[i].conj() * spec_m;
-            }
-        }
-    }
-    fft3(&mut packed, dims, &mut planner, true);
-    fft3(&mut c_em, dims, &mut planner, true);
-    let scale = 1.0 / total as f64;
-    let (mut w_sum, mut moran, mut geary) = (0.0, 0.0, 0.0);
-    let signed = |k: usize, n: usize, p: usize| {
+    let slab = dims[1] * dims[2];
+    // Signed displacement (in voxels) of FFT index k along an axis of extent n padded to p;
+    // None for the padding displacements no voxel pair can have.
+    let signed = |k: usize, n: usize, p: usize| -> Option<f64> {
         if k < n {
-            k as f64
+            Some(k as f64)
         } else if k + n > p {
-            k as f64 - p as f64
+            Some(k as f64 - p as f64)
         } else {
-            f64::NAN
+            None
         }
     };
-    for z in 0..dims[0] {
-        let dz = signed(z, n[0], dims[0]) * s[2];
-        for y in 0..dims[1] {
-            let dy = signed(y, n[1], dims[1]) * s[1];
-            for x in 0..dims[2] {
-                let dx = signed(x, n[2], dims[2]) * s[0];
-                let d2 = dx * dx + dy * dy + dz * dz;
-                // Skip δ = 0 and the padding displacements no voxel pair can have.
-                if d2.is_nan() || d2 <= 0.0 {
-                    continue;
+    let (mut md, mut ew) = rayon::join(
+        || {
+            let mut md = vec![zero; total];
+            for ((z, y, x), m) in mask.indexed_iter() {
+                if *m {
+                    let i = ((z - bb[0][0]) * dims[1] + (y - bb[1][0])) * dims[2] + (x - bb[2][0]);
+                    md[i] = Complex64::new(1.0, image[[z, y, x]] - mean);
                 }
-                let w = 1.0 / d2.sqrt();
-                let i = idx(z, y, x);
-                w_sum += w * packed[i].re;
-                moran += w * packed[i].im;
-                geary += w * (c_em[i].re - packed[i].im);
             }
-        }
-    }
+            md
+        },
+        || {
+            // e in the real part, the weights w(δ) in the imaginary part.
+            let mut ew = vec![zero; total];
+            ew.par_chunks_mut(slab).enumerate().for_each(|(z, plane)| {
+                let Some(dz) = signed(z, n[0], dims[0]) else {
+                    return;
+                };
+                for y in 0..dims[1] {
+                    let Some(dy) = signed(y, n[1], dims[1]) else {
+                        continue;
+                    };
+                    for x in 0..dims[2] {
+                        let Some(dx) = signed(x, n[2], dims[2]) else {
+                            continue;
+                        };
+                        let (dx, dy, dz) = (dx * s[0], dy * s[1], dz * s[2]);
+                        let d2 = dx * dx + dy * dy + dz * dz;
+                        if d2 > 0.0 {
+                            plane[y * dims[2] + x].im = 1.0 / d2.sqrt();
+                        }
+                    }
+                }
+            });
+            for ((z, y, x), m) in mask.indexed_iter() {
+                if *m {
+                    let i = ((z - bb[0][0]) * dims[1] + (y - bb[1][0])) * dims[2] + (x - bb[2][0]);
+                    ew[i].re = (image[[z, y, x]] - mean).powi(2);
+                }
+            }
+            ew
+        },
+    );
+    let (md, ew) = rayon::join(|| fft3(&mut md, dims), || fft3(&mut ew, dims));
+    // Spectra come back in [y, x, z] order (see `fft3`); k ↦ −k is the same in every layout.
+    let [pz, py, px] = dims;
+    let idx = |z: usize, y: usize, x: usize| (y * px + x) * pz + z;
+    let neg = |k: usize, p: usize| if k == 0 { 0 } else { p - k };
+    let (w_sum, moran, geary) = (0..py)
+        .into_par_iter()
+        .map(|y| {
+            let mut acc = (0.0, 0.0, 0.0);
+            for x in 0..px {
+                for z in 0..pz {
+                    let i = idx(z, y, x);
+                    let j = idx(neg(z, pz), neg(y, py), neg(x, px));
+                    let (a, b) = (md[i], md[j].conj());
+                    let spec_m = (a + b) * 0.5;
+                    let spec_d = (a - b) * Complex64::new(0.0, -0.5);
+                    let (c, d) = (ew[i], ew[j].conj());
+                    let spec_e = (c + d) * 0.5;
+                    // w is real and even, so its spectrum is real.
+                    let spec_w = ((c - d) * Complex64::new(0.0, -0.5)).re;
+                    let (mm, dd) = (spec_m.norm_sqr(), spec_d.norm_sqr());
+                    acc.0 += spec_w * mm;
+                    acc.1 += spec_w * dd;
+                    acc.2 += spec_w * ((spec_e.conj() * spec_m).re - dd);
+                }
+            }
+            acc
+        })
+        .reduce(|| (0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+    let scale = 1.0 / total as f64;
     (w_sum * scale, moran * scale, 2.0 * geary * scale)
 }
 
@@ -224,44 +248,52 @@ fn smooth_size(n: usize) -> usize {
         .unwrap_or(n)
 }
 
-/// In-place 3D FFT of a `[z, y, x]` buffer (unnormalised in both directions).
-fn fft3(buf: &mut [Complex64], dims: [usize; 3], planner: &mut FftPlanner<f64>, inverse: bool) {
+/// Forward 3D FFT (unnormalised) of a `[z, y, x]` buffer. The x and y passes run in place,
+/// one z-slab per task; the z pass writes a new buffer in `[y, x, z]` order (one y per task),
+/// which is returned: the caller only needs the spectrum, not the original layout, and the
+/// transpose makes the z lines contiguous without an unsafe strided scatter.
+fn fft3(buf: &mut [Complex64], dims: [usize; 3]) -> Vec<Complex64> {
     let [pz, py, px] = dims;
-    let plan = |n: usize, planner: &mut FftPlanner<f64>| {
-        if inverse {
-            planner.plan_fft_inverse(n)
-        } else {
-            planner.plan_fft_forward(n)
-        }
-    };
-    // x: rows are contiguous.
-    plan(px, planner).process(buf);
-    // y and z: gather strided lines into a scratch buffer.
-    let fy = plan(py, planner);
-    let mut line = vec![Complex64::new(0.0, 0.0); py.max(pz)];
-    for z in 0..pz {
+    let mut planner = FftPlanner::<f64>::new();
+    let (fx, fy, fz) = (
+        planner.plan_fft_forward(px),
+        planner.plan_fft_forward(py),
+        planner.plan_fft_forward(pz),
+    );
+    let zero = Complex64::new(0.0, 0.0);
+    buf.par_chunks_mut(py * px).for_each(|plane| {
+        // x: rows are contiguous.
+        fx.process(plane);
+        // y: gather each column into a scratch line.
+        let mut line = vec![zero; py];
         for x in 0..px {
-            for y in 0..py {
-                line[y] = buf[(z * py + y) * px + x];
+            for (y, v) in line.iter_mut().enumerate() {
+                *v = plane[y * px + x];
             }
-            fy.process(&mut line[..py]);
-            for y in 0..py {
-                buf[(z * py + y) * px + x] = line[y];
-            }
-        }
-    }
-    let fz = plan(pz, planner);
-    for y in 0..py {
-        for x in 0..px {
-            for z in 0..pz {
-                line[z] = buf[(z * py + y) * px + x];
-            }
-            fz.process(&mut line[..pz]);
-            for z in 0..pz {
-                buf[(z * py + y) * px + x] = line[z];
+            fy.process(&mut line);
+            for (y, v) in line.iter().enumerate() {
+                plane[y * px + x] = *v;
             }
         }
-    }
+    });
+    let src: &[Complex64] = buf;
+    let mut out = vec![zero; total_len(dims)];
+    out.par_chunks_mut(px * pz)
+        .enumerate()
+        .for_each(|(y, plane)| {
+            for x in 0..px {
+                let line = &mut plane[x * pz..(x + 1) * pz];
+                for (z, v) in line.iter_mut().enumerate() {
+                    *v = src[(z * py + y) * px + x];
+                }
+            }
+            fz.process(plane);
+        });
+    out
+}
+
+fn total_len(dims: [usize; 3]) -> usize {
+    dims[0] * dims[1] * dims[2]
 }
 
 #[cfg(test)]

@@ -30,12 +30,17 @@ pub struct MorphologyInput<'a> {
     pub autocorrelation_max_voxels: usize,
     /// PCA covariance divided by `n` (PyRadiomics) instead of `n − 1` (IBSI).
     pub pca_population_covariance: bool,
+    /// Triangulation of the marching-cubes mesh.
+    pub mesh: mesh::MeshTriangulation,
 }
 
 /// All morphological features.
 pub fn compute(input: &MorphologyInput<'_>) -> Vec<Feature> {
     let s = input.spacing_mm;
-    let m = mesh::marching_cubes(input.morph_mask, s);
+    // Meshing the bounding box alone is cheaper, and it is PyRadiomics' frame (see
+    // `mesh::marching_cubes`); positions only shift, which no feature depends on.
+    let m = mesh::marching_cubes(&crop_to_bounding_box(input.morph_mask), s, input.mesh);
+    let [diam_slice, diam_column, diam_row] = mesh::planar_diameters(&m.vertex_keys, s);
     let (v, a) = (m.volume_mm3, m.area_mm2);
     let n_morph = input.morph_mask.iter().filter(|x| **x).count();
     let voxel_volume = s[0] * s[1] * s[2];
@@ -314,7 +319,50 @@ pub fn compute(input: &MorphologyInput<'_>) -> Vec<Feature> {
     b.push("morph_integ_int", "99N0", None, mean_int * v, None);
     b.push("morph_moran_i", "N365", None, moran, Some(&autocorr_note));
     b.push("morph_geary_c", "NPT7", None, geary, Some(&autocorr_note));
+    // PyRadiomics' in-plane diameters (no IBSI definition, hence no IBSI code): the largest
+    // distance between mesh vertices in the same axial, coronal and sagittal plane.
+    for (tag, name, value) in [
+        (
+            "pyrad_shape_Maximum2DDiameterSlice",
+            "shape_Maximum2DDiameterSlice",
+            diam_slice,
+        ),
+        (
+            "pyrad_shape_Maximum2DDiameterColumn",
+            "shape_Maximum2DDiameterColumn",
+            diam_column,
+        ),
+        (
+            "pyrad_shape_Maximum2DDiameterRow",
+            "shape_Maximum2DDiameterRow",
+            diam_row,
+        ),
+    ] {
+        b.push(tag, "", Some(name), value, None);
+    }
     b.finish()
+}
+
+/// Copy of `mask` restricted to the bounding box of its `true` voxels (unchanged if empty).
+fn crop_to_bounding_box(mask: &Array3<bool>) -> Array3<bool> {
+    let mut lo = [usize::MAX; 3];
+    let mut hi = [0usize; 3];
+    for ((z, y, x), v) in mask.indexed_iter() {
+        if *v {
+            for (a, i) in [z, y, x].into_iter().enumerate() {
+                lo[a] = lo[a].min(i);
+                hi[a] = hi[a].max(i);
+            }
+        }
+    }
+    if lo[0] == usize::MAX {
+        return mask.clone();
+    }
+    mask.slice_each_axis(|ax| {
+        let a = ax.axis.index();
+        ndarray::Slice::from(lo[a]..hi[a] + 1)
+    })
+    .to_owned()
 }
 
 /// Surface area of an ellipsoid with semi-axes `a ≥ b ≥ c` by IBSI's Legendre series (20
