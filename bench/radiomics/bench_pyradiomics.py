@@ -280,8 +280,12 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", default="1,2", help="RAYON_NUM_THREADS values for oncolens")
     ap.add_argument("--cohort-copies", type=int, default=8)
-    ap.add_argument("--cohort-args", default="--preset pyradiomics --csv",
-                    help="arguments after `oncolens radiomics --cohort DIR` ({out} = a scratch folder)")
+    ap.add_argument("--cohort-args", default="--preset pyradiomics --out {out}.csv",
+                    help="arguments after `oncolens radiomics --cohort DIR` ({out} = a scratch path; "
+                         "the CLI writes the cohort table to --out)")
+    ap.add_argument("--config", action="append", default=[],
+                    help="extra oncolens rows in single-case mode: `--config FILE.toml` instead of "
+                         "`--preset pyradiomics` (repeatable; the row is named after the file)")
     ap.add_argument("--case", action="append", default=[],
                     help="NAME=IMAGE,MASK (default: the IBSI CT phantom and STS_001 CT)")
     ap.add_argument("--pyradiomics-only", action="store_true",
@@ -364,6 +368,15 @@ def main():
                         orow.append(r)
                     orow[0]["check"] = compare(out, py_features)
                     rows[f"oncolens t={t}"] = orow
+                for cfg in args.config:
+                    for t in threads:
+                        env = dict(os.environ, RAYON_NUM_THREADS=str(t))
+                        out = tmp / f"{name}.onco{t}.{Path(cfg).stem}.json"
+                        orow = [measure([args.oncolens, "radiomics", "--image", str(image), "--mask",
+                                         str(mask), "--config", cfg, "--json"], env=env, stdout_path=str(out))
+                                for _ in range(args.runs)]
+                        orow[0]["check"] = compare(out, py_features)
+                        rows[f"oncolens t={t} `{Path(cfg).name}`"] = orow
             p_wall = med(rows["pyradiomics"], "wall_s")
             p_rss = med(rows["pyradiomics"], "rss_mib")
             emit("| tool | median wall s | PyRadiomics extract-only s | peak RSS MiB | PyRadiomics s / tool s "

@@ -72,6 +72,21 @@ fn pyradiomics_preset_timing() {
             shared.join("reference/multimodal_sts/STS_001/CT_mask.nii.gz"),
         ),
     ];
+    // More cases from `ONCOLENS_TIMING_CASES="name=image.nii.gz,mask.nii.gz;..."`.
+    let extra: Vec<(String, std::path::PathBuf, std::path::PathBuf)> =
+        std::env::var("ONCOLENS_TIMING_CASES")
+            .unwrap_or_default()
+            .split(';')
+            .filter_map(|c| {
+                let (name, files) = c.split_once('=')?;
+                let (img, msk) = files.split_once(',')?;
+                Some((name.to_string(), img.into(), msk.into()))
+            })
+            .collect();
+    let cases = cases
+        .into_iter()
+        .map(|(n, i, m)| (n.to_string(), i, m))
+        .chain(extra);
     let settings = Settings::pyradiomics();
     for (name, img, msk) in cases {
         if !img.exists() || !msk.exists() {
