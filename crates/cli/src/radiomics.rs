@@ -321,10 +321,7 @@ fn read_outcomes(root: &Path) -> Result<Outcomes> {
     Ok((names, by_case))
 }
 
-fn cohort_table(
-    rows: &[Row],
-    (outcome_names, outcomes): &Outcomes,
-) -> Result<String> {
+fn cohort_table(rows: &[Row], (outcome_names, outcomes): &Outcomes) -> Result<String> {
     let clinical: Vec<String> = {
         let mut c: Vec<String> = rows
             .iter()

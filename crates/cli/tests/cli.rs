@@ -438,7 +438,14 @@ fn radiomics_single_and_cohort_modes() {
     assert!(o.status.success(), "{}", stderr(&o));
     let mut r = csv::Reader::from_path(&table).unwrap();
     let h = r.headers().unwrap().clone();
-    for col in ["case_id", "site", "label", "age_years", "morph_volume", "cm_contrast_3D_avg"] {
+    for col in [
+        "case_id",
+        "site",
+        "label",
+        "age_years",
+        "morph_volume",
+        "cm_contrast_3D_avg",
+    ] {
         assert!(h.iter().any(|c| c == col), "{col} not in {h:?}");
     }
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();

@@ -238,7 +238,12 @@ fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
         .unwrap()
         .valid();
     let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
-    let got: Vec<f32> = fused.forward(&batch).logits.into_data().try_to_vec::<f32>().unwrap();
+    let got: Vec<f32> = fused
+        .forward(&batch)
+        .logits
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     for (i, s) in data.iter().enumerate() {
         let present = s.present();
         let want: f64 = bias
