@@ -1,8 +1,8 @@
 //! Grey level size zone matrix (GLSZM) features, IBSI 1 section 3.8 (9SAK).
 
-use super::aggregation::{self, SliceAggregation};
-use super::naming::{self, FamilySpec, FeatureDef, def};
-use super::size_matrix::{self, SizeMatrix};
+use super::aggregation::SliceAggregation;
+use super::naming::{FamilySpec, FeatureDef, def};
+use super::size_matrix;
 use super::zones::Zone;
 use crate::{Family, Feature};
 
@@ -39,18 +39,6 @@ const SPEC: FamilySpec = FamilySpec {
     empty_note: "the ROI is empty: no zones",
 };
 
-/// Zone counts by (grey level, zone size).
-fn matrix(zones: &[Zone], n_voxels: usize) -> SizeMatrix {
-    SizeMatrix::from_triples(
-        zones.iter().map(|z| (z.level, z.size, 1.0)).collect(),
-        n_voxels as f64,
-    )
-}
-
-fn features(m: &SizeMatrix) -> Vec<f64> {
-    size_matrix::features(m, false)
-}
-
 /// GLSZM features from precomputed zones: `slice_zones[s]` with `slice_voxels[s]` ROI voxels for
 /// 2D / 2.5D, `volume_zones` (26-connected) for 3D.
 pub(crate) fn compute(
@@ -60,23 +48,13 @@ pub(crate) fn compute(
     volume_voxels: usize,
     methods: &[SliceAggregation],
 ) -> Vec<Feature> {
-    let per_slice: Vec<SizeMatrix> = slice_zones
-        .iter()
-        .zip(slice_voxels)
-        .map(|(z, &n)| matrix(z, n))
-        .collect();
-    let volume = volume_zones.map(|z| matrix(z, volume_voxels));
-    methods
-        .iter()
-        .flat_map(|&method| {
-            let agg = aggregation::slice_based(
-                &per_slice,
-                volume.as_ref(),
-                method,
-                DEFS.len(),
-                &features,
-            );
-            naming::emit(&SPEC, method.tag_suffix(), &agg)
-        })
-        .collect()
+    size_matrix::zone_family(
+        &SPEC,
+        |z| z.size,
+        slice_zones,
+        slice_voxels,
+        volume_zones,
+        volume_voxels,
+        methods,
+    )
 }

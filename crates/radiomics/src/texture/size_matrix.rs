@@ -164,6 +164,46 @@ pub(crate) fn features(m: &SizeMatrix, with_energy: bool) -> Vec<f64> {
     out
 }
 
+/// Features of a zone-based family (GLSZM: zone size, GLDZM: zone distance to the edge) for
+/// each slice aggregation: one matrix per slice (2D, 2.5D) and one for the volume (3D), rows
+/// the grey level and columns `column(zone)`.
+pub(crate) fn zone_family(
+    spec: &super::naming::FamilySpec,
+    column: fn(&super::zones::Zone) -> u32,
+    slice_zones: &[Vec<super::zones::Zone>],
+    slice_voxels: &[usize],
+    volume_zones: Option<&[super::zones::Zone]>,
+    volume_voxels: usize,
+    methods: &[super::aggregation::SliceAggregation],
+) -> Vec<crate::Feature> {
+    let matrix = |zones: &[super::zones::Zone], n_voxels: usize| {
+        SizeMatrix::from_triples(
+            zones.iter().map(|z| (z.level, column(z), 1.0)).collect(),
+            n_voxels as f64,
+        )
+    };
+    let per_slice: Vec<SizeMatrix> = slice_zones
+        .iter()
+        .zip(slice_voxels)
+        .map(|(z, &n)| matrix(z, n))
+        .collect();
+    let volume = volume_zones.map(|z| matrix(z, volume_voxels));
+    let features = |m: &SizeMatrix| features(m, false);
+    methods
+        .iter()
+        .flat_map(|&method| {
+            let agg = super::aggregation::slice_based(
+                &per_slice,
+                volume.as_ref(),
+                method,
+                spec.defs.len(),
+                &features,
+            );
+            super::naming::emit(spec, method.tag_suffix(), &agg)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
