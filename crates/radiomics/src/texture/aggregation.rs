@@ -240,6 +240,24 @@ pub(crate) struct DirectionalBuilder<'a, M> {
     pub build_3d: &'a (dyn Fn(usize) -> M + Sync),
 }
 
+/// The named features of a directional family (GLCM, GLRLM) for every requested aggregation.
+pub(crate) fn directional_features<M, F>(
+    spec: &super::naming::FamilySpec,
+    builder: &DirectionalBuilder<'_, M>,
+    methods: &[DirectionalAggregation],
+    features: &F,
+) -> Vec<crate::Feature>
+where
+    M: TextureMatrix,
+    F: Fn(&M) -> Vec<f64> + Sync,
+{
+    directional(builder, methods, spec.defs.len(), features)
+        .iter()
+        .zip(methods)
+        .flat_map(|(agg, method)| super::naming::emit(spec, method.tag_suffix(), agg))
+        .collect()
+}
+
 /// All requested directional aggregations (GLCM, GLRLM), in the order of `methods`.
 ///
 /// Streams over slices and directions in parallel: each worker holds one slice's matrices plus

@@ -3,7 +3,7 @@
 use super::TextureSettings;
 use super::aggregation::{self, DirectionalBuilder};
 use super::grid::{DIRECTIONS_2D, DIRECTIONS_3D, Direction, Grid};
-use super::naming::{self, FamilySpec, FeatureDef, def};
+use super::naming::{FamilySpec, FeatureDef, def};
 use super::size_matrix::{self, SizeMatrix};
 use crate::{Family, Feature};
 
@@ -101,13 +101,12 @@ pub(crate) fn compute(grid: &Grid, settings: &TextureSettings) -> Vec<Feature> {
         build_2d: &build_2d,
         build_3d: &build_3d,
     };
-    let methods = &settings.directional_aggregations;
-    let aggregated = aggregation::directional(&builder, methods, DEFS.len(), &features);
-    methods
-        .iter()
-        .zip(&aggregated)
-        .flat_map(|(method, agg)| naming::emit(&SPEC, method.tag_suffix(), agg))
-        .collect()
+    aggregation::directional_features(
+        &SPEC,
+        &builder,
+        &settings.directional_aggregations,
+        &features,
+    )
 }
 
 #[cfg(test)]
