@@ -97,6 +97,10 @@ impl DiscreteData {
     pub fn states(&self, v: usize) -> &[String] {
         &self.states[v]
     }
+    /// State code of variable `v` in row `row`.
+    pub fn code(&self, v: usize, row: usize) -> usize {
+        self.codes[v][row]
+    }
     /// Index of a variable by name.
     pub fn index(&self, name: &str) -> Result<usize> {
         self.names

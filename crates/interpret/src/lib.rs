@@ -13,6 +13,7 @@
 
 pub mod bayes;
 pub mod error;
+pub mod global;
 pub mod rules;
 pub mod tree;
 

@@ -72,6 +72,19 @@ impl Tokenizer {
         max_vocab: usize,
         max_len: usize,
     ) -> Self {
+        Self::from_document_frequencies(
+            Self::document_frequencies(texts),
+            min_count,
+            max_vocab,
+            max_len,
+        )
+    }
+
+    /// Number of texts each token appears in: what [`Tokenizer::fit`] learns from, and what a
+    /// federated station shares instead of its reports.
+    pub fn document_frequencies<'a>(
+        texts: impl IntoIterator<Item = &'a str>,
+    ) -> HashMap<String, usize> {
         let mut df: HashMap<String, usize> = HashMap::new();
         for text in texts {
             let mut seen: Vec<String> = tokens_of(text);
@@ -81,6 +94,18 @@ impl Tokenizer {
                 *df.entry(t).or_default() += 1;
             }
         }
+        df
+    }
+
+    /// The vocabulary from (pooled) document frequencies: tokens with at least `min_count`,
+    /// the most frequent first (ties alphabetical), at most `max_vocab` entries including
+    /// padding and unknown.
+    pub fn from_document_frequencies(
+        df: impl IntoIterator<Item = (String, usize)>,
+        min_count: usize,
+        max_vocab: usize,
+        max_len: usize,
+    ) -> Self {
         let mut ranked: Vec<(String, usize)> =
             df.into_iter().filter(|(_, n)| *n >= min_count).collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -10,6 +10,7 @@ pub mod error;
 pub mod evaluate;
 pub mod model_dir;
 pub mod prep;
+pub mod prep_summary;
 pub mod split;
 pub mod stack;
 pub mod trainer;
@@ -18,4 +19,8 @@ pub use cases::{ImageInput, PreparedCase, prepare_case, prepare_cohort};
 pub use error::TrainError;
 pub use model_dir::SavedModel;
 pub use prep::Preprocessor;
-pub use trainer::{TrainConfig, TrainedModel, train_model};
+pub use prep_summary::PrepSummary;
+pub use trainer::{
+    LocalRound, LocalUpdate, TrainConfig, TrainedModel, model_config, train_local_round,
+    train_model,
+};

@@ -95,7 +95,13 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
 
 /// Smallest share of training records that must carry a measurement or code for it to become
 /// an input: rarer ones cannot be learned from and mostly add missing indicators.
-const MIN_SHARE: f64 = 0.1;
+pub(crate) const MIN_SHARE: f64 = 0.1;
+
+/// Report vocabulary: tokens in at least this many training reports, at most this many tokens,
+/// reports truncated to this many tokens.
+pub(crate) const TOKEN_MIN_COUNT: usize = 2;
+pub(crate) const TOKEN_MAX_VOCAB: usize = 4000;
+pub(crate) const TOKEN_MAX_LEN: usize = 256;
 
 impl Preprocessor {
     /// Fits on `train` cases only.
@@ -205,8 +211,14 @@ impl Preprocessor {
             .collect();
 
         let texts: Vec<&str> = train.iter().filter_map(|c| c.report.as_deref()).collect();
-        let tokenizer =
-            (!texts.is_empty()).then(|| Tokenizer::fit(texts.iter().copied(), 2, 4000, 256));
+        let tokenizer = (!texts.is_empty()).then(|| {
+            Tokenizer::fit(
+                texts.iter().copied(),
+                TOKEN_MIN_COUNT,
+                TOKEN_MAX_VOCAB,
+                TOKEN_MAX_LEN,
+            )
+        });
 
         let omics = train.iter().find_map(|c| c.omics.as_ref()).map(|first| {
             let genes = first.genes.clone();

@@ -2,8 +2,9 @@
 //! stopping on validation AUC with the best weights kept, then temperature scaling and a
 //! threshold chosen on validation patients.
 
-use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Tensor, TensorData};
 use oncolens_nn::batch::Sample;
 use oncolens_nn::fusion::{modality_bce_with_logits, weighted_bce_with_logits};
 use oncolens_nn::{
@@ -325,6 +326,191 @@ fn consider(
     }
 }
 
+/// What one pass over the training samples needs besides the model and optimiser.
+struct EpochInputs<'a> {
+    train: &'a [Sample],
+    config: &'a ModelConfig,
+    cfg: &'a TrainConfig,
+    side: usize,
+    multimodal: bool,
+    pos_weight: f64,
+    /// FedProx: the global weights and mu; the loss gains `mu / 2 * |w - w_global|^2`.
+    proximal: Option<(Tensor<1>, f64)>,
+}
+
+/// One epoch of AdamW over `inputs.train` in a fresh random order; returns the model and the
+/// mean training loss.
+fn epoch_pass(
+    mut model: MultimodalModel,
+    optim: &mut ModuleOptimizer,
+    inputs: &EpochInputs<'_>,
+    order: &mut [usize],
+    rng: &mut ChaCha8Rng,
+    train_device: &Device,
+) -> Result<(MultimodalModel, f64), TrainError> {
+    let cfg = inputs.cfg;
+    order.shuffle(rng);
+    let mut loss_sum = 0.0;
+    let mut steps = 0usize;
+    for chunk in order.chunks(cfg.batch_size.max(1)) {
+        let batch_samples: Vec<Sample> = chunk
+            .iter()
+            .map(|&i| augment(&inputs.train[i], cfg, inputs.side, inputs.multimodal, rng))
+            .collect();
+        let refs: Vec<&Sample> = batch_samples.iter().collect();
+        let batch = Batch::collate(&refs, inputs.config, inputs.side, train_device)?;
+        let Some(y) = batch.labels.clone() else {
+            return Err(TrainError::Data("a training patient has no label".into()));
+        };
+        let out = model.forward(&batch);
+        let mut loss = weighted_bce_with_logits(out.logits.clone(), y.clone(), inputs.pos_weight);
+        if inputs.multimodal && cfg.aux_loss_weight > 0.0 {
+            loss =
+                loss + modality_bce_with_logits(&out, y, inputs.pos_weight) * cfg.aux_loss_weight;
+        }
+        if let Some((global, mu)) = &inputs.proximal {
+            let diff = flat_params(&model) - global.clone();
+            loss = loss + (diff.clone() * diff).sum() * (mu / 2.0);
+        }
+        let loss_value: f32 = loss.clone().into_scalar();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(cfg.learning_rate, model, grads);
+        loss_sum += f64::from(loss_value);
+        steps += 1;
+    }
+    Ok((model, loss_sum / steps.max(1) as f64))
+}
+
+/// The model's float parameters as one tracked 1-D tensor, in [`oncolens_nn::params`] order.
+fn flat_params(model: &MultimodalModel) -> Tensor<1> {
+    struct Collect(Vec<Tensor<1>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let n: usize = t.dims().iter().product();
+            self.0.push(t.reshape([n]));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    Tensor::cat(c.0, 0)
+}
+
+/// The network configuration for inputs preprocessed by `prep` and the chosen modalities.
+pub fn model_config(
+    prep: &Preprocessor,
+    modalities: ModalitySet,
+    cfg: &TrainConfig,
+) -> ModelConfig {
+    ModelConfig {
+        modalities,
+        fusion: cfg.fusion,
+        embed_dim: cfg.embed_dim,
+        image: oncolens_nn::ImageEncoderConfig {
+            in_channels: prep.image_channels(),
+            ..cfg.image.clone()
+        },
+        clinical_features: prep.clinical_features(),
+        text_vocab: prep.text_vocab(),
+        text_token_dim: cfg.text_token_dim,
+        omics_genes: prep.omics_genes(),
+        hidden: cfg.hidden,
+        dropout: cfg.dropout,
+    }
+}
+
+/// Settings of one local round of federated training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalRound {
+    /// Passes over the station's training patients.
+    pub epochs: usize,
+    /// FedProx proximal weight (0 = FedAvg's plain local training).
+    pub proximal_mu: f64,
+    /// Seed of this round's shuffling, dropout and augmentation.
+    pub seed: u64,
+}
+
+/// The outcome of one local round: the new local weights and what the aggregator weighs them by.
+#[derive(Debug, Clone)]
+pub struct LocalUpdate {
+    pub weights: Vec<f32>,
+    pub num_examples: usize,
+    pub train_loss: f64,
+}
+
+/// Local training for federated learning: starts from `global` weights (flat, in
+/// [`oncolens_nn::params`] order, for a model of `config`), runs `round.epochs` epochs of the
+/// same loop as [`train_model`] on `train` (already preprocessed with the federation's shared
+/// preprocessor), with a fresh AdamW state and class weights from this station's labels.
+pub fn train_local_round(
+    config: &ModelConfig,
+    global: &[f32],
+    train: &[Sample],
+    cfg: &TrainConfig,
+    round: &LocalRound,
+    device: &Device,
+) -> Result<LocalUpdate, TrainError> {
+    if train.is_empty() {
+        return Err(TrainError::Data(
+            "no training patients at this station".into(),
+        ));
+    }
+    let n_pos = train.iter().filter(|s| s.label == Some(1)).count();
+    let n_neg = train.len() - n_pos;
+    // A station with one class still trains (its gradient pulls the shared model); the weight
+    // falls back to 1 rather than dividing by zero.
+    let pos_weight = if n_pos > 0 && n_neg > 0 {
+        n_neg as f64 / n_pos as f64
+    } else {
+        1.0
+    };
+    let train_device = device.clone().autodiff();
+    train_device.seed(round.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(round.seed);
+    let model = MultimodalModel::new(config, &train_device)?;
+    let mut model = oncolens_nn::params::unflatten(model, global)?;
+    let proximal = (round.proximal_mu > 0.0).then(|| {
+        (
+            Tensor::<1>::from_data(
+                TensorData::new(global.to_vec(), [global.len()]),
+                &train_device,
+            ),
+            round.proximal_mu,
+        )
+    });
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay as f32)
+        .init();
+    let inputs = EpochInputs {
+        train,
+        config,
+        cfg,
+        side: cfg.image_input.side(),
+        multimodal: config.modalities.count() > 1,
+        pos_weight,
+        proximal,
+    };
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut loss = 0.0;
+    for _ in 0..round.epochs.max(1) {
+        let (next, l) = epoch_pass(
+            model,
+            &mut optim,
+            &inputs,
+            &mut order,
+            &mut rng,
+            &train_device,
+        )?;
+        model = next;
+        loss = l;
+    }
+    Ok(LocalUpdate {
+        weights: oncolens_nn::params::flatten(&model.valid())?,
+        num_examples: train.len(),
+        train_loss: loss,
+    })
+}
+
 /// Trains one model on `split.train`, choosing the epoch on `split.val`.
 /// `modalities` is intersected with what the training patients have.
 pub fn train_model(
@@ -358,21 +544,7 @@ pub fn train_model(
             modalities.names().join(", ")
         )));
     }
-    let config = ModelConfig {
-        modalities: available,
-        fusion: cfg.fusion,
-        embed_dim: cfg.embed_dim,
-        image: oncolens_nn::ImageEncoderConfig {
-            in_channels: prep.image_channels(),
-            ..cfg.image.clone()
-        },
-        clinical_features: prep.clinical_features(),
-        text_vocab: prep.text_vocab(),
-        text_token_dim: cfg.text_token_dim,
-        omics_genes: prep.omics_genes(),
-        hidden: cfg.hidden,
-        dropout: cfg.dropout,
-    };
+    let config = model_config(&prep, available, cfg);
     let labels: Vec<bool> = train.iter().map(|s| s.label == Some(1)).collect();
     let n_pos = labels.iter().filter(|l| **l).count();
     let n_neg = labels.len() - n_pos;
@@ -404,30 +576,23 @@ pub fn train_model(
         std::collections::VecDeque::new();
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 1..=cfg.max_epochs {
-        order.shuffle(&mut rng);
-        let mut loss_sum = 0.0;
-        let mut steps = 0usize;
-        for chunk in order.chunks(cfg.batch_size.max(1)) {
-            let batch_samples: Vec<Sample> = chunk
-                .iter()
-                .map(|&i| augment(&train[i], cfg, side, multimodal, &mut rng))
-                .collect();
-            let refs: Vec<&Sample> = batch_samples.iter().collect();
-            let batch = Batch::collate(&refs, &config, side, &train_device)?;
-            let Some(y) = batch.labels.clone() else {
-                return Err(TrainError::Data("a training patient has no label".into()));
-            };
-            let out = model.forward(&batch);
-            let mut loss = weighted_bce_with_logits(out.logits.clone(), y.clone(), pos_weight);
-            if multimodal && cfg.aux_loss_weight > 0.0 {
-                loss = loss + modality_bce_with_logits(&out, y, pos_weight) * cfg.aux_loss_weight;
-            }
-            let loss_value: f32 = loss.clone().into_scalar();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.learning_rate, model, grads);
-            loss_sum += f64::from(loss_value);
-            steps += 1;
-        }
+        let (next, train_loss) = epoch_pass(
+            model,
+            &mut optim,
+            &EpochInputs {
+                train: &train,
+                config: &config,
+                cfg,
+                side,
+                multimodal,
+                pos_weight,
+                proximal: None,
+            },
+            &mut order,
+            &mut rng,
+            &train_device,
+        )?;
+        model = next;
         let eval_model = model.valid();
         let val_logits = if val.is_empty() {
             Vec::new()
@@ -442,7 +607,7 @@ pub fn train_model(
         };
         history.push(EpochLog {
             epoch,
-            train_loss: loss_sum / steps.max(1) as f64,
+            train_loss,
             val_auc,
             val_loss,
         });

@@ -1,0 +1,210 @@
+//! The aggregator's loop.
+
+use oncolens_nn::{ModalitySet, ModelConfig, MultimodalModel};
+use oncolens_train::{LocalRound, PrepSummary, Preprocessor, TrainConfig, model_config};
+use serde::{Deserialize, Serialize};
+
+use crate::FederatedError;
+use crate::participant::{Participant, SiteEval};
+use crate::strategy::{ServerState, Strategy, weighted_mean};
+
+/// Settings of a federated run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FederatedConfig {
+    pub rounds: usize,
+    /// Local epochs per round.
+    pub local_epochs: usize,
+    pub strategy: Strategy,
+    /// Stations that must answer for a round to count.
+    pub min_participants: usize,
+    /// Small-cell threshold for the preprocessing aggregates.
+    pub min_cell: u64,
+    pub modalities: ModalitySet,
+    /// Model and local-training settings (the same as centralised training).
+    pub train: TrainConfig,
+}
+
+/// One round's record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoundLog {
+    pub round: usize,
+    pub trained: Vec<String>,
+    /// Stations that failed or did not answer this round, with the reason.
+    pub dropped: Vec<(String, String)>,
+    pub mean_train_loss: f64,
+    pub validation: Vec<SiteEval>,
+    /// Example-weighted mean of the sites' validation AUCs.
+    pub val_auc: Option<f64>,
+    /// Example-weighted mean validation loss.
+    pub val_loss: f64,
+}
+
+/// The outcome: the global model of the best round and the history.
+#[derive(Debug, Clone)]
+pub struct FederatedModel {
+    pub preprocessor: Preprocessor,
+    pub config: ModelConfig,
+    pub weights: Vec<f32>,
+    pub best_round: usize,
+    pub history: Vec<RoundLog>,
+}
+
+impl FederatedModel {
+    /// The global model on `device`.
+    pub fn model(&self, device: &oncolens_nn::Device) -> Result<MultimodalModel, FederatedError> {
+        let m = MultimodalModel::new(&self.config, device)?;
+        Ok(oncolens_nn::params::unflatten(m, &self.weights)?)
+    }
+}
+
+fn weighted_validation(evals: &[SiteEval]) -> (Option<f64>, f64) {
+    let n: usize = evals.iter().map(|e| e.n).sum();
+    let loss = evals.iter().map(|e| e.loss * e.n as f64).sum::<f64>() / n.max(1) as f64;
+    let with_auc: Vec<&SiteEval> = evals.iter().filter(|e| e.auc.is_some()).collect();
+    let n_auc: usize = with_auc.iter().map(|e| e.n).sum();
+    let auc = (n_auc > 0).then(|| {
+        with_auc
+            .iter()
+            .map(|e| e.auc.unwrap_or(0.0) * e.n as f64)
+            .sum::<f64>()
+            / n_auc as f64
+    });
+    (auc, loss)
+}
+
+/// Runs the federation: shared preprocessor from the stations' summaries, then `rounds`
+/// rounds of local training and aggregation; after each round every station scores the global
+/// model on its validation patients, and the round with the best example-weighted validation
+/// AUC (ties: lower loss) gives the returned weights. `progress(round, rounds)` is called
+/// after each round.
+pub fn run_federation(
+    stations: &mut [Box<dyn Participant>],
+    cfg: &FederatedConfig,
+    device: &oncolens_nn::Device,
+    progress: &dyn Fn(&RoundLog),
+) -> Result<FederatedModel, FederatedError> {
+    if stations.is_empty() {
+        return Err(FederatedError::TooFewParticipants {
+            round: 0,
+            answered: 0,
+            required: cfg.min_participants.max(1),
+        });
+    }
+    let mut pooled = PrepSummary::default();
+    for s in stations.iter_mut() {
+        let summary = s.prep_summary(cfg.min_cell)?;
+        pooled
+            .merge(&summary)
+            .map_err(|m| FederatedError::Station {
+                site: s.site().to_owned(),
+                message: m,
+            })?;
+    }
+    let preprocessor = pooled.preprocessor(cfg.train.image_input);
+    let available = ModalitySet {
+        image: cfg.modalities.image && pooled.images > 0,
+        clinical: cfg.modalities.clinical && !preprocessor.clinical.is_empty(),
+        text: cfg.modalities.text && preprocessor.text_vocab() > 2,
+        omics: cfg.modalities.omics && !pooled.genes.is_empty(),
+    };
+    let config = model_config(&preprocessor, available, &cfg.train);
+    config.validate()?;
+    for s in stations.iter_mut() {
+        s.set_plan(&preprocessor, &config, &cfg.train)?;
+    }
+    let init_device = device.clone();
+    init_device.seed(cfg.train.seed);
+    let init = MultimodalModel::new(&config, &init_device)?;
+    let mut state = ServerState::new(oncolens_nn::params::flatten(&init)?);
+    let mut history = Vec::new();
+    let mut best: Option<(f64, usize, Vec<f32>)> = None;
+    for round in 1..=cfg.rounds {
+        let local = LocalRound {
+            epochs: cfg.local_epochs,
+            proximal_mu: cfg.strategy.proximal_mu(),
+            seed: cfg.train.seed.wrapping_add(round as u64 * 1000),
+        };
+        let mut updates = Vec::new();
+        let mut trained = Vec::new();
+        let mut dropped = Vec::new();
+        for (k, s) in stations.iter_mut().enumerate() {
+            let round_k = LocalRound {
+                seed: local.seed + k as u64,
+                ..local.clone()
+            };
+            match s.train_round(&state.global, &round_k) {
+                Ok(u) if u.weights.len() == state.global.len() => {
+                    trained.push(s.site().to_owned());
+                    updates.push(u);
+                }
+                Ok(u) => dropped.push((
+                    s.site().to_owned(),
+                    format!(
+                        "returned {} weights, the model has {}",
+                        u.weights.len(),
+                        state.global.len()
+                    ),
+                )),
+                Err(e) => dropped.push((s.site().to_owned(), e.to_string())),
+            }
+        }
+        if updates.len() < cfg.min_participants.max(1) {
+            return Err(FederatedError::TooFewParticipants {
+                round,
+                answered: updates.len(),
+                required: cfg.min_participants.max(1),
+            });
+        }
+        let pairs: Vec<(&[f32], u64)> = updates
+            .iter()
+            .map(|u| (u.weights.as_slice(), u.num_examples as u64))
+            .collect();
+        let mean = weighted_mean(&pairs)?;
+        state.apply(&cfg.strategy, &mean)?;
+        let total: usize = updates.iter().map(|u| u.num_examples).sum();
+        let mean_train_loss = updates
+            .iter()
+            .map(|u| u.train_loss * u.num_examples as f64)
+            .sum::<f64>()
+            / total.max(1) as f64;
+        let mut validation = Vec::new();
+        for s in stations.iter_mut() {
+            // A station that cannot evaluate this round is recorded, not fatal.
+            match s.evaluate(&state.global) {
+                Ok(e) => validation.push(e),
+                Err(e) => {
+                    if !dropped.iter().any(|(site, _)| site == s.site()) {
+                        dropped.push((s.site().to_owned(), format!("evaluation: {e}")));
+                    }
+                }
+            }
+        }
+        let (val_auc, val_loss) = weighted_validation(&validation);
+        let log = RoundLog {
+            round,
+            trained,
+            dropped,
+            mean_train_loss,
+            validation,
+            val_auc,
+            val_loss,
+        };
+        progress(&log);
+        let score = val_auc.unwrap_or(0.0) * 1e3 - val_loss;
+        if best.as_ref().is_none_or(|(b, ..)| score > *b + 1e-9) {
+            best = Some((score, round, state.global.clone()));
+        }
+        history.push(log);
+    }
+    let (best_round, weights) = match best {
+        Some((_, r, w)) => (r, w),
+        None => (0, state.global),
+    };
+    Ok(FederatedModel {
+        preprocessor,
+        config,
+        weights,
+        best_round,
+        history,
+    })
+}

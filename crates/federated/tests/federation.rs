@@ -1,0 +1,255 @@
+//! Federated training on small synthetic stations: the federation learns, the shared
+//! preprocessor equals the pooled one, and a station that drops out does not stop a round.
+#![allow(clippy::unwrap_used)]
+
+use oncolens_core::{ClinicalRecord, CodedConcept, Measurement, Sex};
+use oncolens_federated::{
+    FederatedConfig, FederatedError, LocalStation, Participant, SiteEval, Strategy, run_federation,
+};
+use oncolens_nn::{Device, FusionKind, ModalitySet, ModelConfig};
+use oncolens_train::{
+    LocalRound, LocalUpdate, PrepSummary, PreparedCase, Preprocessor, TrainConfig,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A patient whose malignancy follows age and a marker (log-odds 1.5 * z_age + 1.5 * z_ldh),
+/// with a report that mentions the marker's level.
+fn case(i: usize, site: &str, rng: &mut ChaCha8Rng) -> PreparedCase {
+    let z_age: f64 = rng.random::<f64>() * 4.0 - 2.0;
+    let z_ldh: f64 = rng.random::<f64>() * 4.0 - 2.0;
+    let logit = 1.5 * z_age + 1.5 * z_ldh;
+    let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (-logit).exp()));
+    let record = ClinicalRecord {
+        age_years: Some(62.0 + 12.0 * z_age),
+        sex: Some(if i % 2 == 0 { Sex::Male } else { Sex::Female }),
+        markers: vec![Measurement {
+            code: CodedConcept {
+                system: "http://loinc.org".into(),
+                code: "2532-0".into(),
+                display: None,
+            },
+            name: Some("ldh".into()),
+            value: 190.0 * (0.25 * z_ldh).exp(),
+            unit: Some("U/L".into()),
+            effective: None,
+        }],
+        ..ClinicalRecord::default()
+    };
+    let report = if z_ldh > 0.0 {
+        "marker raised above normal"
+    } else {
+        "marker within normal range"
+    };
+    PreparedCase {
+        id: format!("{site}_{i}"),
+        site: site.into(),
+        label: Some(label),
+        split: None,
+        dir: std::path::PathBuf::from("."),
+        image: None,
+        lesion: None,
+        crop: None,
+        clinical: Some(record),
+        report: Some(report.into()),
+        omics: None,
+    }
+}
+
+fn stations(
+    seed: u64,
+) -> (
+    Vec<(String, Vec<PreparedCase>, Vec<PreparedCase>)>,
+    Vec<PreparedCase>,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut sites = Vec::new();
+    let mut test = Vec::new();
+    for (k, n) in [("site_a", 60usize), ("site_b", 40), ("site_c", 30)] {
+        let cases: Vec<PreparedCase> = (0..n).map(|i| case(i, k, &mut rng)).collect();
+        let (train, val) = cases.split_at(n * 4 / 5);
+        sites.push((k.to_owned(), train.to_vec(), val.to_vec()));
+        test.extend((0..20).map(|i| case(1000 + i, k, &mut rng)));
+    }
+    (sites, test)
+}
+
+fn config(rounds: usize, strategy: Strategy) -> FederatedConfig {
+    FederatedConfig {
+        rounds,
+        local_epochs: 2,
+        strategy,
+        min_participants: 2,
+        min_cell: 1,
+        modalities: ModalitySet {
+            image: false,
+            clinical: true,
+            text: true,
+            omics: false,
+        },
+        train: TrainConfig {
+            fusion: FusionKind::Concat,
+            modality_dropout: 0.0,
+            augment: false,
+            dropout: 0.0,
+            ..TrainConfig::default()
+        },
+    }
+}
+
+fn test_auc(model: &oncolens_federated::FederatedModel, test: &[PreparedCase]) -> f64 {
+    let device = Device::flex();
+    let m = model.model(&device).unwrap();
+    let samples: Vec<_> = test.iter().map(|c| model.preprocessor.sample(c)).collect();
+    let logits =
+        oncolens_train::trainer::predict_logits(&m, &model.config, &samples, 1, &device).unwrap();
+    let labels: Vec<bool> = test.iter().map(|c| c.label == Some(1)).collect();
+    oncolens_metrics::roc_auc(&logits, &labels).unwrap()
+}
+
+#[test]
+fn federated_preprocessor_equals_the_pooled_fit() {
+    let (sites, _) = stations(3);
+    let mut pooled = PrepSummary::default();
+    let mut all: Vec<&PreparedCase> = Vec::new();
+    for (_, train, _) in &sites {
+        let refs: Vec<&PreparedCase> = train.iter().collect();
+        pooled.merge(&PrepSummary::of(&refs, 1)).unwrap();
+        all.extend(train.iter());
+    }
+    let input = oncolens_train::ImageInput::DEFAULT_CROP;
+    let fed: Preprocessor = pooled.preprocessor(input);
+    let central = Preprocessor::fit(&all, input);
+    assert_eq!(fed.clinical.len(), central.clinical.len());
+    for (a, b) in fed.clinical.iter().zip(&central.clinical) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(a.source, b.source);
+        assert!(
+            (a.mean - b.mean).abs() < 1e-9 * b.mean.abs().max(1.0),
+            "{a:?} {b:?}"
+        );
+        assert!(
+            (a.std - b.std).abs() < 1e-9 * b.std.abs().max(1.0),
+            "{a:?} {b:?}"
+        );
+    }
+    assert_eq!(fed.tokenizer, central.tokenizer);
+    // With a cell size above a site's count, that site's rare tokens are withheld.
+    let refs: Vec<&PreparedCase> = sites[2].1.iter().collect();
+    let strict = PrepSummary::of(&refs, 1000);
+    assert!(strict.token_df.is_empty());
+}
+
+#[test]
+fn three_stations_learn_with_each_strategy() {
+    let (sites, test) = stations(5);
+    let device = Device::flex();
+    for strategy in ["fedavg", "fedprox", "fedadam"] {
+        let mut parts: Vec<Box<dyn Participant>> = sites
+            .iter()
+            .map(|(s, tr, va)| {
+                Box::new(LocalStation::new(
+                    s.clone(),
+                    tr.clone(),
+                    va.clone(),
+                    device.clone(),
+                )) as Box<dyn Participant>
+            })
+            .collect();
+        let cfg = config(6, Strategy::by_name(strategy).unwrap());
+        let model = run_federation(&mut parts, &cfg, &device, &|_| {}).unwrap();
+        assert_eq!(model.history.len(), 6);
+        let auc = test_auc(&model, &test);
+        assert!(auc > 0.75, "{strategy}: test AUC {auc}");
+        for log in &model.history {
+            assert_eq!(log.trained.len(), 3, "{strategy}: {:?}", log.dropped);
+            assert_eq!(log.validation.len(), 3);
+        }
+    }
+}
+
+/// A station that fails from a given round on.
+struct Flaky {
+    inner: LocalStation,
+    fail_from: usize,
+    calls: usize,
+}
+
+impl Participant for Flaky {
+    fn site(&self) -> &str {
+        self.inner.site()
+    }
+    fn prep_summary(&mut self, min_cell: u64) -> Result<PrepSummary, FederatedError> {
+        self.inner.prep_summary(min_cell)
+    }
+    fn set_plan(
+        &mut self,
+        p: &Preprocessor,
+        c: &ModelConfig,
+        t: &TrainConfig,
+    ) -> Result<(), FederatedError> {
+        self.inner.set_plan(p, c, t)
+    }
+    fn train_round(&mut self, g: &[f32], r: &LocalRound) -> Result<LocalUpdate, FederatedError> {
+        self.calls += 1;
+        if self.calls >= self.fail_from {
+            return Err(FederatedError::Station {
+                site: self.site().into(),
+                message: "connection lost".into(),
+            });
+        }
+        self.inner.train_round(g, r)
+    }
+    fn evaluate(&mut self, g: &[f32]) -> Result<SiteEval, FederatedError> {
+        self.inner.evaluate(g)
+    }
+}
+
+#[test]
+fn a_station_dropping_out_does_not_stop_the_round() {
+    let (sites, _) = stations(7);
+    let device = Device::flex();
+    let mut parts: Vec<Box<dyn Participant>> = Vec::new();
+    for (i, (s, tr, va)) in sites.iter().enumerate() {
+        let st = LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone());
+        if i == 1 {
+            parts.push(Box::new(Flaky {
+                inner: st,
+                fail_from: 2,
+                calls: 0,
+            }));
+        } else {
+            parts.push(Box::new(st));
+        }
+    }
+    let model = run_federation(&mut parts, &config(3, Strategy::FedAvg), &device, &|_| {}).unwrap();
+    assert_eq!(model.history[0].trained.len(), 3);
+    assert_eq!(model.history[1].trained, vec!["site_a", "site_c"]);
+    assert_eq!(model.history[1].dropped[0].0, "site_b");
+    assert!(model.history[1].dropped[0].1.contains("connection lost"));
+
+    // Below the minimum number of stations the run stops with a clear error.
+    let mut cfg = config(3, Strategy::FedAvg);
+    cfg.min_participants = 3;
+    let mut parts: Vec<Box<dyn Participant>> = sites
+        .iter()
+        .enumerate()
+        .map(|(i, (s, tr, va))| {
+            let st = LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone());
+            if i == 0 {
+                Box::new(Flaky {
+                    inner: st,
+                    fail_from: 1,
+                    calls: 0,
+                }) as Box<dyn Participant>
+            } else {
+                Box::new(st)
+            }
+        })
+        .collect();
+    let err = run_federation(&mut parts, &cfg, &device, &|_| {}).unwrap_err();
+    assert!(
+        err.to_string().contains("only 2 of the required 3"),
+        "{err}"
+    );
+}
