@@ -60,6 +60,14 @@ pub enum ReportError {
     /// The PNG encoder refused the picture.
     #[error("PNG encoding failed: {0}")]
     Png(String),
+    /// A graph handed to [`crate::graph::layout`] is malformed for the requested layout: two
+    /// nodes share an id, an edge names a node that does not exist, or a tree node has two
+    /// parents.
+    #[error("graph cannot be laid out: {0}")]
+    InvalidGraph(String),
+    /// The graph has a directed cycle, so it is neither a tree nor a DAG; `node` lies on it.
+    #[error("graph has a directed cycle through node {node:?}; only trees and DAGs can be drawn")]
+    GraphCycle { node: String },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -31,7 +31,7 @@ pub const OKABE_ITO: [&str; 8] = [
 /// operating points of a small ROC curve or the bins of a calibration curve are visible.
 pub const MARKER_MAX_POINTS: usize = 25;
 
-const FONT: &str = "font-family=\"Helvetica, Arial, sans-serif\"";
+pub(crate) const FONT: &str = "font-family=\"Helvetica, Arial, sans-serif\"";
 const CHAR_W: f64 = 6.8; // rough width of one character at 12 px, for layout
 const AXIS_COLOUR: &str = "#333333";
 const GRID_COLOUR: &str = "#e5e5e5";
