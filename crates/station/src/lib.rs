@@ -1,0 +1,39 @@
+//! A hospital's data station (Personal Health Train).
+//!
+//! A station holds one site's de-identified cohort as a [`StationTable`], runs approved
+//! algorithms on it locally and returns only what its [`Policy`] allows:
+//!
+//! - [`policy`]: the station's rules (approved algorithms, minimum cohort and cell sizes,
+//!   differential-privacy budget, which outputs may leave, request size), parsed strictly from TOML;
+//! - [`audit`]: an append-only, hash-chained JSON-lines log of every request and its outcome;
+//! - [`data`]: the station's table, built from a cohort folder;
+//! - [`stats`]: federated statistics with the small-cell rule, and the aggregator-side pooling;
+//! - [`server`]: the [`Station`], pluggable [`Algorithm`]s, DP accounting, the HTTP API (axum);
+//! - [`tls`]: mutual TLS (rustls, ring), a test certificate authority, and the blocking
+//!   [`StationClient`].
+//!
+//! No patient identifier is held in the table, none reaches the audit log, and none can leave.
+
+pub mod audit;
+pub mod data;
+pub mod policy;
+pub mod server;
+pub mod stats;
+pub mod tls;
+
+pub use audit::{
+    AuditEntry, AuditError, AuditHead, AuditLog, AuditOutcome, AuditRecord, verify_audit_log,
+};
+pub use data::{ColumnKind, DataError, StationTable};
+pub use policy::{
+    DpCost, OutputKind, Policy, PolicyError, PolicyRequest, PrivacyPolicy, Refusal, RefusalCode,
+    Suppression,
+};
+pub use server::{
+    Accountant, Algorithm, JobContext, JobError, JobOutcome, JobRequest, JobResult,
+    LinearAccountant, PeerInfo, Station, StationError, builtin_algorithms, openapi_document,
+    parse_args, parse_job_request, router, serve, serve_on,
+};
+pub use tls::{
+    ClientError, ClientIdentity, StationClient, TestCa, TlsConfig, TlsError, make_test_ca,
+};
