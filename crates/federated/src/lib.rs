@@ -14,7 +14,7 @@ pub mod participant;
 pub mod run;
 pub mod strategy;
 
-pub use participant::{LocalStation, Participant, SiteEval};
+pub use participant::{LocalStation, Participant, SiteEval, StationPrivacy};
 pub use run::{FederatedConfig, FederatedModel, RoundLog, run_federation};
 pub use strategy::{ServerState, Strategy, weighted_mean};
 

@@ -10,6 +10,10 @@ use oncolens_nn::{Device, FusionKind, ModalitySet, ModelConfig};
 use oncolens_train::{
     LocalRound, LocalUpdate, PrepSummary, PreparedCase, Preprocessor, TrainConfig,
 };
+use oncolens_privacy::secagg::{
+    AdvertiseKeys, ForwardedShares, KeysBroadcast, MaskedInput, SecAggConfig, ShareKeys,
+    UnmaskRequest, UnmaskShares,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -87,6 +91,7 @@ fn config(rounds: usize, strategy: Strategy) -> FederatedConfig {
             text: true,
             omics: false,
         },
+        secure_aggregation: false,
         train: TrainConfig {
             fusion: FusionKind::Concat,
             modality_dropout: 0.0,
@@ -203,6 +208,35 @@ impl Participant for Flaky {
     fn evaluate(&mut self, g: &[f32]) -> Result<SiteEval, FederatedError> {
         self.inner.evaluate(g)
     }
+    fn num_examples(&self) -> usize {
+        self.inner.num_examples()
+    }
+    fn secure_begin(
+        &mut self,
+        id: u32,
+        c: &SecAggConfig,
+        g: &[f32],
+        r: &LocalRound,
+        total: usize,
+    ) -> Result<AdvertiseKeys, FederatedError> {
+        self.calls += 1;
+        if self.calls >= self.fail_from {
+            return Err(FederatedError::Station {
+                site: self.site().into(),
+                message: "connection lost".into(),
+            });
+        }
+        self.inner.secure_begin(id, c, g, r, total)
+    }
+    fn secure_share(&mut self, k: &KeysBroadcast) -> Result<ShareKeys, FederatedError> {
+        self.inner.secure_share(k)
+    }
+    fn secure_masked(&mut self, f: &ForwardedShares) -> Result<MaskedInput, FederatedError> {
+        self.inner.secure_masked(f)
+    }
+    fn secure_unmask(&mut self, r: &UnmaskRequest) -> Result<UnmaskShares, FederatedError> {
+        self.inner.secure_unmask(r)
+    }
 }
 
 #[test]
@@ -252,4 +286,112 @@ fn a_station_dropping_out_does_not_stop_the_round() {
         err.to_string().contains("only 2 of the required 3"),
         "{err}"
     );
+}
+
+#[test]
+fn secure_aggregation_gives_the_same_model_and_hides_each_update() {
+    let (sites, test) = stations(11);
+    let device = Device::flex();
+    let make = || -> Vec<Box<dyn Participant>> {
+        sites
+            .iter()
+            .map(|(s, tr, va)| {
+                Box::new(LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone()))
+                    as Box<dyn Participant>
+            })
+            .collect()
+    };
+    let plain_cfg = config(3, Strategy::FedAvg);
+    let secure_cfg = FederatedConfig {
+        secure_aggregation: true,
+        ..plain_cfg.clone()
+    };
+    let plain = run_federation(&mut make(), &plain_cfg, &device, &|_| {}).unwrap();
+    let secure = run_federation(&mut make(), &secure_cfg, &device, &|_| {}).unwrap();
+    // Same local training, same weighted mean up to the quantisation step (~6e-9 per
+    // coordinate and round) and float summation order.
+    let max_diff = plain
+        .weights
+        .iter()
+        .zip(&secure.weights)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(max_diff < 1e-4, "plain and secure global models differ by {max_diff}");
+    assert!(test_auc(&secure, &test) > 0.75);
+    // What the aggregator received: one masked vector per station per round, none of which
+    // looks like an update. A clear update (small weight changes, weighted by the station's
+    // share) encodes to values within 1% of the ring's zero point L/2 in every coordinate; a
+    // masked vector is uniform on the ring, so only ~2% of its coordinates land there by chance.
+    let levels = f64::from(u32::MAX / 3);
+    for log in &secure.history {
+        assert_eq!(log.masked_received.len(), 3);
+        for (site, masked) in &log.masked_received {
+            let near_zero = masked
+                .iter()
+                .filter(|&&v| (f64::from(v) - levels / 2.0).abs() < levels / 100.0)
+                .count() as f64
+                / masked.len() as f64;
+            assert!(near_zero < 0.05, "{site}: {near_zero} of the coordinates look clear");
+        }
+        // And the masked vectors of two stations are unrelated to each other.
+        assert_ne!(log.masked_received[0].1, log.masked_received[1].1);
+    }
+    assert!(plain.history[0].masked_received.is_empty());
+}
+
+#[test]
+fn secure_aggregation_survives_a_dropout_and_refuses_below_threshold() {
+    let (sites, _) = stations(13);
+    let device = Device::flex();
+    let mut parts: Vec<Box<dyn Participant>> = Vec::new();
+    for (i, (s, tr, va)) in sites.iter().enumerate() {
+        let st = LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone());
+        if i == 2 {
+            parts.push(Box::new(Flaky {
+                inner: st,
+                fail_from: 2,
+                calls: 0,
+            }));
+        } else {
+            parts.push(Box::new(st));
+        }
+    }
+    let cfg = FederatedConfig {
+        secure_aggregation: true,
+        ..config(2, Strategy::FedAvg)
+    };
+    let model = run_federation(&mut parts, &cfg, &device, &|_| {}).unwrap();
+    assert_eq!(model.history[0].trained.len(), 3);
+    assert_eq!(model.history[1].trained, vec!["site_a", "site_b"]);
+    assert_eq!(model.history[1].masked_received.len(), 2);
+}
+
+#[test]
+fn a_station_refuses_releases_beyond_its_privacy_budget() {
+    use oncolens_federated::participant::StationPrivacy;
+    use oncolens_privacy::dp::GaussianMechanism;
+    let (sites, _) = stations(17);
+    let device = Device::flex();
+    // sigma = 2 per release: epsilon(delta = 1e-5) after one release is about 2.2 and after two
+    // about 3.3, so a budget of 3 allows exactly one round from this station.
+    let budget = 3.0;
+    let mut parts: Vec<Box<dyn Participant>> = Vec::new();
+    for (i, (s, tr, va)) in sites.iter().enumerate() {
+        let mut st = LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone());
+        if i == 0 {
+            st = st.with_privacy(StationPrivacy::new(
+                GaussianMechanism::new(1.0, 2.0).unwrap(),
+                budget,
+                1e-5,
+            ));
+        }
+        parts.push(Box::new(st));
+    }
+    let model = run_federation(&mut parts, &config(3, Strategy::FedAvg), &device, &|_| {}).unwrap();
+    assert_eq!(model.history[0].trained.len(), 3);
+    for log in &model.history[1..] {
+        assert!(!log.trained.contains(&"site_a".to_owned()));
+        let (_, why) = log.dropped.iter().find(|(s, _)| s == "site_a").unwrap();
+        assert!(why.contains("privacy budget exhausted"), "{why}");
+    }
 }
