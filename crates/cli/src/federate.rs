@@ -10,6 +10,10 @@ use oncolens_federated::{
     FederatedConfig, FederatedError, LocalStation, Participant, SiteEval, Strategy, run_federation,
 };
 use oncolens_nn::ModelConfig;
+use oncolens_privacy::secagg::{
+    AdvertiseKeys, ForwardedShares, KeysBroadcast, MaskedInput, SecAggConfig, ShareKeys,
+    UnmaskRequest, UnmaskShares,
+};
 use oncolens_train::evaluate::{Predictions, per_site, report_json};
 use oncolens_train::split::holdout;
 use oncolens_train::{LocalRound, LocalUpdate, PrepSummary, Preprocessor, TrainConfig};
@@ -26,6 +30,12 @@ pub enum StrategyArg {
     Fedprox,
     /// Server-side Adam on the mean update (Reddi et al. 2021).
     Fedadam,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    InProcess,
+    Loopback,
 }
 
 #[derive(clap::Args)]
@@ -51,6 +61,31 @@ pub struct FederateArgs {
     /// Simulate a station failing from a round on: SITE:ROUND (e.g. site_b:3).
     #[arg(long, value_name = "SITE:ROUND")]
     pub drop_station: Option<String>,
+    /// How the aggregator reaches the stations: in this process, or each station behind its
+    /// own HTTP server on loopback (the networked code path: policy, audit log, JSON jobs).
+    #[arg(long, value_enum, default_value_t = Transport::InProcess)]
+    pub transport: Transport,
+    /// With --transport loopback: mutual TLS between the aggregator and every station
+    /// (certificates from a test CA made in OUT/stations/pki).
+    #[arg(long)]
+    pub tls: bool,
+    /// Aggregate by secure aggregation (pairwise masking): the aggregator only sees masked
+    /// updates and their sum.
+    #[arg(long)]
+    pub secure_aggregation: bool,
+    /// Differential privacy at every station: Gaussian noise multiplier of each released
+    /// update (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub dp_noise_multiplier: f64,
+    /// L2 norm each released update is clipped to (with --dp-noise-multiplier).
+    #[arg(long, default_value_t = 1.0)]
+    pub dp_clip: f64,
+    /// Epsilon budget of each station; releases beyond it are refused.
+    #[arg(long, default_value_t = 10.0)]
+    pub dp_epsilon: f64,
+    /// Delta of the (epsilon, delta) guarantee.
+    #[arg(long, default_value_t = 1e-5)]
+    pub dp_delta: f64,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -95,6 +130,35 @@ impl Participant for Dropping {
             });
         }
         self.inner.evaluate(g)
+    }
+    fn num_examples(&self) -> usize {
+        self.inner.num_examples()
+    }
+    fn secure_begin(
+        &mut self,
+        id: u32,
+        c: &SecAggConfig,
+        g: &[f32],
+        r: &LocalRound,
+        total: usize,
+    ) -> Result<AdvertiseKeys, FederatedError> {
+        self.round += 1;
+        if self.round >= self.from_round {
+            return Err(FederatedError::Station {
+                site: self.site().to_owned(),
+                message: "did not answer (simulated drop-out)".into(),
+            });
+        }
+        self.inner.secure_begin(id, c, g, r, total)
+    }
+    fn secure_share(&mut self, k: &KeysBroadcast) -> Result<ShareKeys, FederatedError> {
+        self.inner.secure_share(k)
+    }
+    fn secure_masked(&mut self, f: &ForwardedShares) -> Result<MaskedInput, FederatedError> {
+        self.inner.secure_masked(f)
+    }
+    fn secure_unmask(&mut self, r: &UnmaskRequest) -> Result<UnmaskShares, FederatedError> {
+        self.inner.secure_unmask(r)
     }
 }
 
@@ -157,7 +221,13 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         oncolens_metrics::apply_temperature(&central_logits, 1.0)?,
     );
 
-    let mut stations: Vec<Box<dyn Participant>> = Vec::new();
+    if args.tls && args.transport != Transport::Loopback {
+        bail!("--tls needs --transport loopback");
+    }
+    if args.transport == Transport::Loopback && drop.is_some() {
+        bail!("--drop-station simulates a drop-out in process; use --transport in-process");
+    }
+    let mut locals: Vec<(String, LocalStation)> = Vec::new();
     for site in &sites {
         let pick = |idx: &[usize]| -> Vec<oncolens_train::PreparedCase> {
             idx.iter()
@@ -165,21 +235,53 @@ pub fn run(args: &FederateArgs) -> Result<()> {
                 .map(|&i| cases[i].clone())
                 .collect()
         };
-        let station = LocalStation::new(
+        let mut station = LocalStation::new(
             site.clone(),
             pick(&split.train),
             pick(&split.val),
             device.clone(),
         );
-        match &drop {
-            Some((s, round)) if s == site => stations.push(Box::new(Dropping {
-                inner: station,
-                from_round: *round,
-                round: 0,
-            })),
-            _ => stations.push(Box::new(station)),
+        if args.dp_noise_multiplier > 0.0 {
+            let mechanism = oncolens_privacy::dp::GaussianMechanism::new(
+                args.dp_clip,
+                args.dp_noise_multiplier,
+            )
+            .context("--dp-clip / --dp-noise-multiplier")?;
+            station = station.with_privacy(oncolens_federated::StationPrivacy::new(
+                mechanism,
+                args.dp_epsilon,
+                args.dp_delta,
+            ));
         }
+        locals.push((site.clone(), station));
     }
+    let mut servers = None;
+    let mut stations: Vec<Box<dyn Participant>> = match args.transport {
+        Transport::InProcess => locals
+            .into_iter()
+            .map(|(site, station)| match &drop {
+                Some((s, round)) if *s == site => Box::new(Dropping {
+                    inner: station,
+                    from_round: *round,
+                    round: 0,
+                }) as Box<dyn Participant>,
+                _ => Box::new(station) as Box<dyn Participant>,
+            })
+            .collect(),
+        Transport::Loopback => {
+            let mut s = oncolens_federated::remote::LoopbackStations::start(
+                locals,
+                &args.out.join("stations"),
+                args.tls,
+            )?;
+            for (site, url) in &s.urls {
+                eprintln!("station {site} serving on {url}");
+            }
+            let parts = s.participants();
+            servers = Some(s);
+            parts
+        }
+    };
     let fed_cfg = FederatedConfig {
         rounds: args.rounds,
         local_epochs: args.local_epochs.max(1),
@@ -188,6 +290,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         min_cell: args.min_cell,
         modalities,
         train: cfg.clone(),
+        secure_aggregation: args.secure_aggregation,
     };
     eprintln!(
         "federated: {} stations ({}), {} rounds of {} local epochs, {}",
@@ -205,6 +308,16 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    let audit_logs: Vec<String> = servers
+        .as_ref()
+        .map(|s| {
+            s.audit_logs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    drop_servers(servers);
     let global = fed.model(&device)?;
     let samples: Vec<_> = test_refs
         .iter()
@@ -234,6 +347,25 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         o.insert("rounds".into(), json!(args.rounds));
         o.insert("local_epochs".into(), json!(fed_cfg.local_epochs));
         o.insert("best_round".into(), json!(fed.best_round));
+        o.insert("secure_aggregation".into(), json!(args.secure_aggregation));
+        o.insert(
+            "transport".into(),
+            json!(match args.transport {
+                Transport::InProcess => "in-process",
+                Transport::Loopback if args.tls => "loopback https (mutual TLS)",
+                Transport::Loopback => "loopback http",
+            }),
+        );
+        if !audit_logs.is_empty() {
+            o.insert("audit_logs".into(), json!(audit_logs));
+        }
+        if args.dp_noise_multiplier > 0.0 {
+            o.insert(
+                "differential_privacy".into(),
+                json!({"noise_multiplier": args.dp_noise_multiplier, "clip": args.dp_clip,
+                       "epsilon_budget": args.dp_epsilon, "delta": args.dp_delta}),
+            );
+        }
         o.insert("history".into(), json!(fed.history));
     }
     if let Some(o) = central_json.as_object_mut() {
@@ -289,4 +421,9 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     );
     println!("wrote {}", path.display());
     Ok(())
+}
+
+/// Stops the loopback station servers (if any) before the evaluation.
+fn drop_servers(servers: Option<oncolens_federated::remote::LoopbackStations>) {
+    drop(servers);
 }

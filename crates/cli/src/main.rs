@@ -4,12 +4,14 @@
 mod demo;
 mod demo_learn;
 mod demo_report;
+mod explain_global;
 mod federate;
 mod harmonize;
 mod import;
 mod learn;
 mod progress;
 mod radiomics;
+mod station;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +61,13 @@ enum Command {
     /// weights travel (FedAvg, FedProx, FedAdam); compared with the same model trained on the
     /// pooled patients. Writes OUT/metrics.json and OUT/model.
     Federate(federate::FederateArgs),
+    /// Global explanation of a target over a patient table (or a model's predictions on a
+    /// cohort): pruned decision tree, association rules and Bayesian network, with
+    /// cross-validated accuracy; DOT, PNG, CSV, JSON and HTML.
+    ExplainGlobal(explain_global::ExplainGlobalArgs),
+    /// A hospital's data station (Personal Health Train): serve a site's cohort under a
+    /// policy with an audit log and optional mutual TLS; make a test certificate authority.
+    Station(station::StationArgs),
 }
 
 #[derive(clap::Args)]
@@ -248,6 +257,8 @@ fn main() -> ExitCode {
         Command::Harmonize(args) => harmonize::run(args),
         Command::Radiomics(args) => radiomics::run(args),
         Command::Federate(args) => federate::run(args),
+        Command::ExplainGlobal(args) => explain_global::run(args),
+        Command::Station(args) => station::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -183,7 +183,9 @@ struct Row {
     features: Vec<(String, f64)>,
 }
 
-fn clinical_columns(record: Option<&oncolens_core::ClinicalRecord>) -> BTreeMap<String, String> {
+pub(crate) fn clinical_columns(
+    record: Option<&oncolens_core::ClinicalRecord>,
+) -> BTreeMap<String, String> {
     let mut c = BTreeMap::new();
     let Some(r) = record else {
         return c;

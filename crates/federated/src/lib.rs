@@ -11,6 +11,7 @@
 //! average; the round goes on while at least `min_participants` answer.
 
 pub mod participant;
+pub mod remote;
 pub mod run;
 pub mod strategy;
 

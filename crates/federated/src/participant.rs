@@ -2,16 +2,16 @@
 
 use oncolens_nn::batch::Sample;
 use oncolens_nn::{Device, ModelConfig};
-use oncolens_train::trainer::predict_logits;
-use oncolens_train::{
-    LocalRound, LocalUpdate, PrepSummary, PreparedCase, Preprocessor, TrainConfig,
-    train_local_round,
-};
 use oncolens_privacy::dp::GaussianMechanism;
 use oncolens_privacy::rdp::RdpAccountant;
 use oncolens_privacy::secagg::{
     AdvertiseKeys, Client, ForwardedShares, KeysBroadcast, MaskedInput, SecAggConfig, ShareKeys,
     UnmaskRequest, UnmaskShares,
+};
+use oncolens_train::trainer::predict_logits;
+use oncolens_train::{
+    LocalRound, LocalUpdate, PrepSummary, PreparedCase, Preprocessor, TrainConfig,
+    train_local_round,
 };
 use serde::{Deserialize, Serialize};
 
@@ -317,8 +317,8 @@ impl Participant for LocalStation {
         let mut payload: Vec<f32> = delta.iter().map(|d| d * share).collect();
         payload.push(share * update.train_loss as f32);
         payload.push(share);
-        let mut client = Client::new(id, payload.len(), config, &mut rand::rng())
-            .map_err(|e| self.err(e))?;
+        let mut client =
+            Client::new(id, payload.len(), config, &mut rand::rng()).map_err(|e| self.err(e))?;
         let keys = client.advertise_keys().map_err(|e| self.err(e))?;
         self.secure = Some((client, payload));
         Ok(keys)

@@ -318,7 +318,12 @@ fn secure_round(
             continue;
         }
         let Some(f) = forwarded.iter().find(|f| f.to == k as u32) else {
-            drop(k, s.site(), "no shares were forwarded to it".into(), &mut alive);
+            drop(
+                k,
+                s.site(),
+                "no shares were forwarded to it".into(),
+                &mut alive,
+            );
             continue;
         };
         match s.secure_masked(f) {

@@ -7,12 +7,12 @@ use oncolens_federated::{
     FederatedConfig, FederatedError, LocalStation, Participant, SiteEval, Strategy, run_federation,
 };
 use oncolens_nn::{Device, FusionKind, ModalitySet, ModelConfig};
-use oncolens_train::{
-    LocalRound, LocalUpdate, PrepSummary, PreparedCase, Preprocessor, TrainConfig,
-};
 use oncolens_privacy::secagg::{
     AdvertiseKeys, ForwardedShares, KeysBroadcast, MaskedInput, SecAggConfig, ShareKeys,
     UnmaskRequest, UnmaskShares,
+};
+use oncolens_train::{
+    LocalRound, LocalUpdate, PrepSummary, PreparedCase, Preprocessor, TrainConfig,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -296,8 +296,12 @@ fn secure_aggregation_gives_the_same_model_and_hides_each_update() {
         sites
             .iter()
             .map(|(s, tr, va)| {
-                Box::new(LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone()))
-                    as Box<dyn Participant>
+                Box::new(LocalStation::new(
+                    s.clone(),
+                    tr.clone(),
+                    va.clone(),
+                    device.clone(),
+                )) as Box<dyn Participant>
             })
             .collect()
     };
@@ -316,7 +320,10 @@ fn secure_aggregation_gives_the_same_model_and_hides_each_update() {
         .zip(&secure.weights)
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
-    assert!(max_diff < 1e-4, "plain and secure global models differ by {max_diff}");
+    assert!(
+        max_diff < 1e-4,
+        "plain and secure global models differ by {max_diff}"
+    );
     assert!(test_auc(&secure, &test) > 0.75);
     // What the aggregator received: one masked vector per station per round, none of which
     // looks like an update. A clear update (small weight changes, weighted by the station's
@@ -331,7 +338,10 @@ fn secure_aggregation_gives_the_same_model_and_hides_each_update() {
                 .filter(|&&v| (f64::from(v) - levels / 2.0).abs() < levels / 100.0)
                 .count() as f64
                 / masked.len() as f64;
-            assert!(near_zero < 0.05, "{site}: {near_zero} of the coordinates look clear");
+            assert!(
+                near_zero < 0.05,
+                "{site}: {near_zero} of the coordinates look clear"
+            );
         }
         // And the masked vectors of two stations are unrelated to each other.
         assert_ne!(log.masked_received[0].1, log.masked_received[1].1);
@@ -394,4 +404,70 @@ fn a_station_refuses_releases_beyond_its_privacy_budget() {
         let (_, why) = log.dropped.iter().find(|(s, _)| s == "site_a").unwrap();
         assert!(why.contains("privacy budget exhausted"), "{why}");
     }
+}
+
+#[test]
+fn networked_stations_over_mutual_tls_give_the_embedded_result() {
+    use oncolens_federated::remote::LoopbackStations;
+    let (sites, _) = stations(19);
+    let device = Device::flex();
+    let cfg = FederatedConfig {
+        secure_aggregation: true,
+        ..config(2, Strategy::FedAvg)
+    };
+    let mut embedded: Vec<Box<dyn Participant>> = sites
+        .iter()
+        .map(|(s, tr, va)| {
+            Box::new(LocalStation::new(
+                s.clone(),
+                tr.clone(),
+                va.clone(),
+                device.clone(),
+            )) as Box<dyn Participant>
+        })
+        .collect();
+    let local = run_federation(&mut embedded, &cfg, &device, &|_| {}).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = LoopbackStations::start(
+        sites
+            .iter()
+            .map(|(s, tr, va)| {
+                (
+                    s.clone(),
+                    LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone()),
+                )
+            })
+            .collect(),
+        dir.path(),
+        true,
+    )
+    .unwrap();
+    assert!(servers.urls.iter().all(|(_, u)| u.starts_with("https://")));
+    let mut remote = servers.participants();
+    let networked = run_federation(&mut remote, &cfg, &device, &|_| {}).unwrap();
+    let max_diff = local
+        .weights
+        .iter()
+        .zip(&networked.weights)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        max_diff < 1e-4,
+        "embedded and networked models differ by {max_diff}"
+    );
+    assert_eq!(networked.history[1].masked_received.len(), 3);
+    // Every step was a job in each station's audit log, the chain verifies, the aggregator is
+    // named by its certificate, and no case id reached the log.
+    for log in &servers.audit_logs {
+        oncolens_station::verify_audit_log(log).unwrap();
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(text.lines().count() >= 2 * 6, "{text}");
+        assert!(text.contains("aggregator"));
+        assert!(
+            !text.contains("site_a_1"),
+            "a case id reached the audit log"
+        );
+    }
+    drop(servers);
 }

@@ -1187,6 +1187,12 @@ impl DecisionTree {
         imp
     }
 
+    /// The condition that sends a row left at `s`, readable (`size <= 0.52`,
+    /// `margin in {irregular}`), with thresholds rounded to `digits`.
+    pub fn split_label(&self, s: &Split, digits: usize) -> String {
+        self.split_text(s, true, digits, false)
+    }
+
     fn split_text(&self, s: &Split, op_left: bool, digits: usize, dot: bool) -> String {
         let name = &self.feature_names[s.feature()];
         match s {

@@ -1,0 +1,172 @@
+//! `oncolens station`: run a hospital's data station, or make a test certificate authority.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use oncolens_federated::LocalStation;
+use oncolens_federated::remote::{FederatedTrainAlgorithm, RdpBudget};
+use oncolens_train::split::carve_validation;
+
+use crate::learn::{ModelArgs, prepare};
+
+#[derive(clap::Args)]
+pub struct StationArgs {
+    #[command(subcommand)]
+    pub command: StationCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum StationCommand {
+    /// Serve one site's cohort: statistics and federated training under a policy, every
+    /// request in an append-only audit log, optionally over mutual TLS.
+    Serve(ServeArgs),
+    /// Make a test certificate authority and one certificate per name (stations and the
+    /// aggregator) for mutual TLS. Not for production: use your hospital's PKI there.
+    MakeCa(MakeCaArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The site's cohort folder (ingested and de-identified).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Policy file (TOML): allowed algorithms and outputs, minimum cohort and cell sizes,
+    /// privacy budget (example: fixtures/station/policy.toml).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Station name (default: the data folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Audit log (JSON lines, hash-chained); created or verified and continued.
+    #[arg(long, default_value = "station-audit.jsonl")]
+    pub audit_log: PathBuf,
+    /// This station's certificate (PEM); with --tls-key and --client-ca turns on mutual TLS.
+    #[arg(long, requires_all = ["tls_key", "client_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// CA whose certificates clients (the aggregator) must present.
+    #[arg(long)]
+    pub client_ca: Option<PathBuf>,
+    /// Differential privacy: Gaussian noise multiplier of every released model update (0 =
+    /// off); the policy's [privacy] budget is enforced with an RDP accountant.
+    #[arg(long, default_value_t = 0.0)]
+    pub dp_noise_multiplier: f64,
+    /// L2 clipping norm of each released update (with --dp-noise-multiplier).
+    #[arg(long, default_value_t = 1.0)]
+    pub dp_clip: f64,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(clap::Args)]
+pub struct MakeCaArgs {
+    /// Output folder for ca.pem, ca.key, NAME.pem, NAME.key.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Names (certificate CN), comma-separated, e.g. site_a,site_b,aggregator.
+    #[arg(long)]
+    pub names: String,
+}
+
+pub fn run(args: &StationArgs) -> Result<()> {
+    match &args.command {
+        StationCommand::Serve(a) => serve(a),
+        StationCommand::MakeCa(a) => {
+            let names: Vec<&str> = a
+                .names
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            if names.is_empty() {
+                bail!("--names: give at least one name");
+            }
+            let ca = oncolens_station::make_test_ca(&a.out, &names)
+                .with_context(|| format!("writing the CA to {}", a.out.display()))?;
+            println!("test CA: {}", ca.ca_cert.display());
+            for (n, (cert, key)) in &ca.identities {
+                println!("  {n}: {} {}", cert.display(), key.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> Result<()> {
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.data
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "station".into())
+    });
+    let mut station = oncolens_station::Station::open(
+        name.clone(),
+        &args.data,
+        &args.policy,
+        &args.audit_log,
+        Arc::new(RdpBudget),
+    )
+    .with_context(|| format!("opening station {name}"))?;
+    // Federated training on this site's patients: the cohort's test patients (split column)
+    // never train; a stratified fifth of the rest validates.
+    let cfg = args.model.train_config()?;
+    let cases = prepare(&args.data, &cfg.image_input, args.model.positive_from)?;
+    let pool: Vec<usize> = (0..cases.len())
+        .filter(|&i| cases[i].split.as_deref() != Some("test"))
+        .collect();
+    let (train, val) = carve_validation(&cases, &pool, 0.2, cfg.seed);
+    let mut local = LocalStation::new(
+        name.clone(),
+        train.iter().map(|&i| cases[i].clone()).collect(),
+        val.iter().map(|&i| cases[i].clone()).collect(),
+        oncolens_nn::default_device(),
+    );
+    if args.dp_noise_multiplier > 0.0 {
+        let Some(privacy) = station.policy().privacy else {
+            bail!("--dp-noise-multiplier needs a [privacy] budget in the policy");
+        };
+        local = local.with_privacy(oncolens_federated::StationPrivacy::new(
+            oncolens_privacy::dp::GaussianMechanism::new(args.dp_clip, args.dp_noise_multiplier)
+                .context("--dp-clip / --dp-noise-multiplier")?,
+            privacy.epsilon_budget,
+            privacy.delta,
+        ));
+    }
+    station.register(Arc::new(FederatedTrainAlgorithm::new(local)));
+    let tls = match (&args.tls_cert, &args.tls_key, &args.client_ca) {
+        (Some(c), Some(k), Some(ca)) => Some(
+            oncolens_station::TlsConfig::mutual(c, k, ca).context("loading TLS certificates")?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() {
+        "https (mutual TLS)"
+    } else {
+        "http"
+    };
+    eprintln!(
+        "station {name}: {} patients, serving {scheme} on {}; audit log {}; Ctrl-C stops",
+        cases.len(),
+        args.listen,
+        args.audit_log.display()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(oncolens_station::serve(
+        Arc::new(station),
+        args.listen,
+        tls,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    ))?;
+    Ok(())
+}
