@@ -1,4 +1,5 @@
-//! 3D Grad-CAM (Selvaraju et al., 2017) at the image encoder's last convolutional block.
+//! 3D Grad-CAM (Selvaraju et al., 2017) and Grad-CAM++ (Chattopadhay et al., 2018) at any
+//! convolutional block of the image encoder.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -46,17 +47,27 @@ pub fn upsample(map: &[f32], dims: [usize; 3], side: usize) -> Vec<f32> {
     out
 }
 
-/// Grad-CAM map for one sample at the feature map after `after_block` residual blocks (`None`:
-/// the last block, the classic choice; earlier blocks are finer and localise better), upsampled
-/// to the input crop (`side^3`), non-negative.
-pub fn grad_cam(
+/// Activations and gradients of the logit at one feature map of the image encoder.
+struct LayerGrads {
+    /// `[c, d, h, w]` activations, flattened.
+    act: Vec<f32>,
+    /// `[c, d, h, w]` gradients of the logit with respect to the activations.
+    grad: Vec<f32>,
+    channels: usize,
+    dims: [usize; 3],
+    logit: f64,
+}
+
+/// The feature map after `after_block` residual blocks (`None`: the last) and the logit's
+/// gradient with respect to it.
+fn layer_grads(
     model: &MultimodalModel,
     config: &ModelConfig,
     sample: &Sample,
     side: usize,
     after_block: Option<usize>,
     device: &Device,
-) -> Result<ImageAttribution, ExplainError> {
+) -> Result<LayerGrads, ExplainError> {
     // Inference behaviour (no dropout, running batch statistics) whatever state the caller's
     // model is in: attributions must not depend on the other samples of a batch.
     let model = &model.valid();
@@ -87,27 +98,111 @@ pub fn grad_cam(
     let g = a
         .grad(&grads)
         .ok_or_else(|| ExplainError::Data("no gradient reached the feature map".into()))?;
-    let g = to_vec(g.into_data())?;
-    let act = to_vec(feature_data)?;
+    Ok(LayerGrads {
+        act: to_vec(feature_data)?,
+        grad: to_vec(g.into_data())?,
+        channels: c,
+        dims: [d, h, w],
+        logit,
+    })
+}
+
+/// `relu(sum_c weight_c A_c)` upsampled to the input crop.
+fn weighted_map(
+    layer: &LayerGrads,
+    weights: &[f64],
+    side: usize,
+    method: &'static str,
+) -> ImageAttribution {
+    let [d, h, w] = layer.dims;
     let voxels = d * h * w;
-    let mut cam = vec![0f32; voxels];
-    for ch in 0..c {
-        let grads_c = &g[ch * voxels..(ch + 1) * voxels];
-        let weight = grads_c.iter().map(|v| f64::from(*v)).sum::<f64>() / voxels as f64;
-        for (out, &a) in cam.iter_mut().zip(&act[ch * voxels..(ch + 1) * voxels]) {
-            *out += (weight * f64::from(a)) as f32;
+    let mut cam = vec![0f64; voxels];
+    for (ch, &weight) in weights.iter().enumerate().take(layer.channels) {
+        for (out, &a) in cam
+            .iter_mut()
+            .zip(&layer.act[ch * voxels..(ch + 1) * voxels])
+        {
+            *out += weight * f64::from(a);
         }
     }
-    for v in &mut cam {
-        *v = v.max(0.0);
-    }
-    Ok(ImageAttribution {
-        method: "grad-cam",
+    let cam: Vec<f32> = cam.into_iter().map(|v| v.max(0.0) as f32).collect();
+    ImageAttribution {
+        method,
         side,
         values: upsample(&cam, [d, h, w], side),
-        logit,
+        logit: layer.logit,
         convergence_delta: None,
-    })
+    }
+}
+
+/// Grad-CAM map for one sample at the feature map after `after_block` residual blocks (`None`:
+/// the last block, the classic choice; earlier blocks are finer and localise better), upsampled
+/// to the input crop (`side^3`), non-negative.
+///
+/// Equals Captum's `LayerGradCam(f, layer).attribute(x, relu_attributions=True)` followed by
+/// `LayerAttribution.interpolate(cam, (side,) * 3, "trilinear")`, with `f` the logit.
+pub fn grad_cam(
+    model: &MultimodalModel,
+    config: &ModelConfig,
+    sample: &Sample,
+    side: usize,
+    after_block: Option<usize>,
+    device: &Device,
+) -> Result<ImageAttribution, ExplainError> {
+    let layer = layer_grads(model, config, sample, side, after_block, device)?;
+    let [d, h, w] = layer.dims;
+    let voxels = d * h * w;
+    let weights: Vec<f64> = layer
+        .grad
+        .chunks(voxels)
+        .map(|g| g.iter().map(|v| f64::from(*v)).sum::<f64>() / voxels as f64)
+        .collect();
+    Ok(weighted_map(&layer, &weights, side, "grad-cam"))
+}
+
+/// Grad-CAM++ (Chattopadhay et al., 2018) at the same feature maps as [`grad_cam`].
+///
+/// The channel weights are `w_c = sum_ijk alpha_c,ijk relu(g_c,ijk)` with
+/// `alpha = g^2 / (2 g^2 + sum_ijk(A_c) g^3)` (0 where `g = 0`), `g` the gradient of the logit
+/// `S` with respect to the activations `A`. This is the paper's closed form (its eq. 19) for the
+/// class score `Y = exp(S)`, whose higher derivatives are powers of the first; the common factor
+/// `exp(S)` of every weight is dropped, since it only scales the map. It is the form of the
+/// reference implementation (`pytorch-grad-cam`'s `GradCAMPlusPlus`, which also adds `1e-7` to
+/// the denominator; here a zero denominator gives alpha 0 instead). The map is
+/// `relu(sum_c w_c A_c)`, upsampled as Grad-CAM's.
+pub fn grad_cam_pp(
+    model: &MultimodalModel,
+    config: &ModelConfig,
+    sample: &Sample,
+    side: usize,
+    after_block: Option<usize>,
+    device: &Device,
+) -> Result<ImageAttribution, ExplainError> {
+    let layer = layer_grads(model, config, sample, side, after_block, device)?;
+    let [d, h, w] = layer.dims;
+    let voxels = d * h * w;
+    let weights: Vec<f64> = layer
+        .grad
+        .chunks(voxels)
+        .zip(layer.act.chunks(voxels))
+        .map(|(g, a)| {
+            let sum_a: f64 = a.iter().map(|v| f64::from(*v)).sum();
+            g.iter()
+                .map(|&g| {
+                    let g = f64::from(g);
+                    let g2 = g * g;
+                    let denom = 2.0 * g2 + sum_a * g2 * g;
+                    let alpha = if g != 0.0 && denom != 0.0 {
+                        g2 / denom
+                    } else {
+                        0.0
+                    };
+                    alpha * g.max(0.0)
+                })
+                .sum()
+        })
+        .collect();
+    Ok(weighted_map(&layer, &weights, side, "grad-cam-pp"))
 }
 
 #[cfg(test)]

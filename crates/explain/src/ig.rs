@@ -10,9 +10,11 @@ use crate::quadrature::{gauss_legendre, riemann_trapezoid};
 use crate::{ExplainError, ImageAttribution, to_vec};
 
 /// How the path integral is approximated (Captum's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IgMethod {
+    #[serde(rename = "gausslegendre")]
     GaussLegendre,
+    #[serde(rename = "riemann_trapezoid")]
     RiemannTrapezoid,
 }
 
@@ -58,7 +60,7 @@ pub fn integrated_gradients(
     let ad = device.clone().autodiff();
     let tracked = model.valid().to_device(&ad);
     let mut path_grad = vec![0f64; n];
-    const CHUNK: usize = 8;
+    const CHUNK: usize = 25;
     for (a_chunk, w_chunk) in alphas.chunks(CHUNK).zip(weights.chunks(CHUNK)) {
         let k = a_chunk.len();
         let copies: Vec<&Sample> = std::iter::repeat_n(sample, k).collect();
