@@ -365,7 +365,7 @@ pub fn run(args: &ExplainGlobalArgs) -> Result<()> {
         })
         .collect();
     let importances: BTreeMap<&str, f64> = e
-        .features
+        .tree_features
         .iter()
         .map(String::as_str)
         .zip(e.tree.feature_importances())

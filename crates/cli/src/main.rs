@@ -4,6 +4,7 @@
 mod demo;
 mod demo_learn;
 mod demo_report;
+mod explain;
 mod explain_global;
 mod federate;
 mod harmonize;
@@ -61,6 +62,11 @@ enum Command {
     /// weights travel (FedAvg, FedProx, FedAdam); compared with the same model trained on the
     /// pooled patients. Writes OUT/metrics.json and OUT/model.
     Federate(federate::FederateArgs),
+    /// Explain one case with one attribution method (saliency, smoothgrad,
+    /// integrated-gradients, grad-cam, grad-cam-pp, occlusion, rise): heatmap on the case's CT
+    /// (NIfTI, PNG), faithfulness (deletion/insertion AUC, randomised-model rank correlation)
+    /// and each modality's Shapley share.
+    Explain(explain::ExplainArgs),
     /// Global explanation of a target over a patient table (or a model's predictions on a
     /// cohort): pruned decision tree, association rules and Bayesian network, with
     /// cross-validated accuracy; DOT, PNG, CSV, JSON and HTML.
@@ -257,6 +263,7 @@ fn main() -> ExitCode {
         Command::Harmonize(args) => harmonize::run(args),
         Command::Radiomics(args) => radiomics::run(args),
         Command::Federate(args) => federate::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::ExplainGlobal(args) => explain_global::run(args),
         Command::Station(args) => station::run(args),
     };

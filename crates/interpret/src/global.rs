@@ -211,6 +211,9 @@ pub struct GlobalExplanation {
     pub target: String,
     pub classes: Vec<String>,
     pub features: Vec<String>,
+    /// The tree's input columns (the features, with categorical ones as `name=level`
+    /// indicators for multi-class targets).
+    pub tree_features: Vec<String>,
     pub tree: DecisionTree,
     pub tree_alpha: f64,
     pub tree_cv: CvScore,
@@ -238,10 +241,28 @@ fn median(mut v: Vec<f64>) -> f64 {
 struct TreeEncoding {
     medians: Vec<Option<f64>>,
     levels: Vec<Option<Vec<String>>>,
+    /// Categorical features as 0/1 indicator columns (multi-class targets: the tree orders
+    /// categories by target rate only for two classes).
+    onehot: bool,
 }
 
 impl TreeEncoding {
-    fn fit(cols: &[&Column], fit_rows: &[usize]) -> Self {
+    /// For each column of the tree's dataset, the feature it comes from.
+    fn origins(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (j, l) in self.levels.iter().enumerate() {
+            match l {
+                Some(levels) if self.onehot => {
+                    let k = if levels.len() == 2 { 1 } else { levels.len() };
+                    out.extend(std::iter::repeat_n(j, k));
+                }
+                _ => out.push(j),
+            }
+        }
+        out
+    }
+
+    fn fit(cols: &[&Column], fit_rows: &[usize], onehot: bool) -> Self {
         let mut medians = Vec::new();
         let mut levels = Vec::new();
         for c in cols {
@@ -264,18 +285,39 @@ impl TreeEncoding {
                 }
             }
         }
-        Self { medians, levels }
+        Self {
+            medians,
+            levels,
+            onehot,
+        }
     }
 
     fn dataset(&self, names: &[String], cols: &[&Column], rows: &[usize]) -> Result<Dataset> {
         let mut kinds = Vec::new();
         let mut out = Vec::new();
+        let mut out_names = Vec::new();
         for (j, c) in cols.iter().enumerate() {
             match c {
                 Column::Numeric(v) => {
                     let m = self.medians[j].unwrap_or(0.0);
                     kinds.push(FeatureKind::Numeric);
                     out.push(rows.iter().map(|&i| v[i].unwrap_or(m)).collect());
+                    out_names.push(names[j].clone());
+                }
+                Column::Categorical(v) if self.onehot => {
+                    let levels = self.levels[j].clone().unwrap_or_default();
+                    let skip = usize::from(levels.len() == 2);
+                    for level in levels.iter().skip(skip) {
+                        kinds.push(FeatureKind::Numeric);
+                        out.push(
+                            rows.iter()
+                                .map(|&i| {
+                                    f64::from(u8::from(v[i].as_deref().unwrap_or(MISSING) == level))
+                                })
+                                .collect(),
+                        );
+                        out_names.push(format!("{}={level}", names[j]));
+                    }
                 }
                 Column::Categorical(v) => {
                     let levels = self.levels[j].clone().unwrap_or_default();
@@ -288,10 +330,11 @@ impl TreeEncoding {
                         .collect();
                     kinds.push(FeatureKind::Categorical { levels });
                     out.push(codes);
+                    out_names.push(names[j].clone());
                 }
             }
         }
-        Dataset::new(names.to_vec(), kinds, out)
+        Dataset::new(out_names, kinds, out)
     }
 }
 
@@ -404,7 +447,7 @@ impl Problem<'_> {
         opts: &GlobalOptions,
         alpha: f64,
     ) -> Result<(DecisionTree, TreeEncoding)> {
-        let enc = TreeEncoding::fit(&self.cols, rows);
+        let enc = TreeEncoding::fit(&self.cols, rows, self.classes.len() > 2);
         let x = enc.dataset(&self.names, &self.cols, rows)?;
         let y = self.target(rows, &opts.target)?;
         Ok((
@@ -420,9 +463,10 @@ impl Problem<'_> {
         rows: &[usize],
     ) -> Result<Vec<usize>> {
         let x = enc.dataset(&self.names, &self.cols, rows)?;
+        let width = x.names().len();
         (0..rows.len())
             .map(|r| {
-                let row: Vec<f64> = (0..self.names.len()).map(|j| x.column(j)[r]).collect();
+                let row: Vec<f64> = (0..width).map(|j| x.column(j)[r]).collect();
                 tree.predict(&row)
             })
             .collect()
@@ -430,7 +474,7 @@ impl Problem<'_> {
 
     /// The pruning strength with the best inner-CV balanced accuracy on `rows`.
     fn choose_alpha(&self, rows: &[usize], opts: &GlobalOptions) -> Result<f64> {
-        let enc = TreeEncoding::fit(&self.cols, rows);
+        let enc = TreeEncoding::fit(&self.cols, rows, self.classes.len() > 2);
         let x = enc.dataset(&self.names, &self.cols, rows)?;
         let y = self.target(rows, &opts.target)?;
         let path =
@@ -641,8 +685,8 @@ pub fn explain_global(table: &Table, opts: &GlobalOptions) -> Result<GlobalExpla
         pred.extend(p.predict_tree(&t, &e, held)?);
         truth.extend(held.iter().map(|&i| p.y[i]));
         // Network variables chosen on the training part too.
-        let (full, _) = p.fit_tree(&fit_rows, opts, 0.0)?;
-        let vars = network_vars(&p, &full, opts);
+        let (full, full_enc) = p.fit_tree(&fit_rows, opts, 0.0)?;
+        let vars = network_vars(&p, &full, &full_enc, opts);
         let bins = Binning::fit(&p.names, &p.cols, &fit_rows, opts.bins);
         let train_data = p.discrete(&vars, &fit_rows, &bins)?;
         let net = fit_network(&train_data, opts.max_parents)?;
@@ -657,9 +701,10 @@ pub fn explain_global(table: &Table, opts: &GlobalOptions) -> Result<GlobalExpla
     let (acc, bal) = score(&pred, &truth, n_classes);
     let (nacc, nbal) = score(&net_pred, &truth, n_classes);
     let alpha = p.choose_alpha(&rows, opts)?;
-    let (tree, _) = p.fit_tree(&rows, opts, alpha)?;
-    let (full_tree, _) = p.fit_tree(&rows, opts, 0.0)?;
-    let ranking = importance_order(&full_tree);
+    let (tree, tree_enc) = p.fit_tree(&rows, opts, alpha)?;
+    let tree_features = tree_enc.dataset(&p.names, &p.cols, &rows)?.names().to_vec();
+    let (full_tree, full_enc) = p.fit_tree(&rows, opts, 0.0)?;
+    let ranking = importance_order(&full_tree, &full_enc, p.names.len());
 
     // Rules over binned findings, consequent = one target class.
     let bins = Binning::fit(&p.names, &p.cols, &rows, opts.bins);
@@ -702,7 +747,7 @@ pub fn explain_global(table: &Table, opts: &GlobalOptions) -> Result<GlobalExpla
     }
 
     // The network on every row.
-    let vars = network_vars(&p, &full_tree, opts);
+    let vars = network_vars(&p, &full_tree, &full_enc, opts);
     let data = p.discrete(&vars, &rows, &bins)?;
     let network = fit_network(&data, opts.max_parents)?;
     let mut network_queries = vec![NetworkQuery {
@@ -729,6 +774,7 @@ pub fn explain_global(table: &Table, opts: &GlobalOptions) -> Result<GlobalExpla
         target: opts.target.clone(),
         classes: p.classes.clone(),
         features: p.names.clone(),
+        tree_features,
         tree,
         tree_alpha: alpha,
         tree_cv: cv(acc, bal),
@@ -742,7 +788,12 @@ pub fn explain_global(table: &Table, opts: &GlobalOptions) -> Result<GlobalExpla
 
 /// The network's variables: the requested ones, else the most important features of an
 /// unpruned tree (then the remaining columns in table order) up to `network_size`.
-fn network_vars(p: &Problem<'_>, tree: &DecisionTree, opts: &GlobalOptions) -> Vec<usize> {
+fn network_vars(
+    p: &Problem<'_>,
+    tree: &DecisionTree,
+    enc: &TreeEncoding,
+    opts: &GlobalOptions,
+) -> Vec<usize> {
     if !opts.network_features.is_empty() {
         return opts
             .network_features
@@ -750,15 +801,19 @@ fn network_vars(p: &Problem<'_>, tree: &DecisionTree, opts: &GlobalOptions) -> V
             .filter_map(|n| p.names.iter().position(|x| x == n))
             .collect();
     }
-    let mut order = importance_order(tree);
+    let mut order = importance_order(tree, enc, p.names.len());
     order.truncate(opts.network_size.max(1));
     order
 }
 
-/// Feature indices by decreasing importance (ties in column order).
-fn importance_order(tree: &DecisionTree) -> Vec<usize> {
-    let imp = tree.feature_importances();
-    let mut order: Vec<usize> = (0..imp.len()).collect();
+/// Feature indices by decreasing importance (indicator columns of one feature summed; ties in
+/// column order).
+fn importance_order(tree: &DecisionTree, enc: &TreeEncoding, n_features: usize) -> Vec<usize> {
+    let mut imp = vec![0.0; n_features];
+    for (v, j) in tree.feature_importances().into_iter().zip(enc.origins()) {
+        imp[j] += v;
+    }
+    let mut order: Vec<usize> = (0..n_features).collect();
     order.sort_by(|&a, &b| imp[b].total_cmp(&imp[a]).then(a.cmp(&b)));
     order
 }
@@ -906,6 +961,39 @@ mod tests {
             .fold(0.0, f64::max);
         assert!(high > prior + 0.15, "{high} vs prior {prior}");
         assert!(network_dot(&e).contains("\"y\""));
+    }
+
+    #[test]
+    fn multi_class_targets_with_categorical_features() {
+        let mut t = table(3);
+        // Three classes: benign, malignant-small, malignant-large.
+        let Column::Numeric(size) = t.column("size").unwrap().clone() else {
+            panic!()
+        };
+        let Column::Categorical(y) = t.column("y").unwrap().clone() else {
+            panic!()
+        };
+        let y3: Vec<Option<String>> = y
+            .iter()
+            .zip(&size)
+            .map(|(l, s)| match (l.as_deref(), s) {
+                (Some("malignant"), Some(s)) if *s > 0.75 => Some("large".into()),
+                (Some(l), _) => Some(l.to_owned()),
+                _ => None,
+            })
+            .collect();
+        t.set("y", Column::Categorical(y3));
+        let e = explain_global(
+            &t,
+            &GlobalOptions {
+                target: "y".into(),
+                ..GlobalOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(e.classes.len(), 3);
+        assert!(e.tree_cv.balanced_accuracy > 0.5, "{:?}", e.tree_cv);
+        assert!(e.tree.classes().len() == 3);
     }
 
     #[test]
