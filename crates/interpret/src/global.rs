@@ -163,6 +163,10 @@ pub struct GlobalOptions {
     pub network_features: Vec<String>,
     pub network_size: usize,
     pub max_parents: usize,
+    /// Classes of a multi-class target with fewer rows than this are merged into `other`:
+    /// a class seen a handful of times cannot be learned, and class weighting would let it
+    /// dominate the tree.
+    pub min_class_rows: usize,
 }
 
 impl Default for GlobalOptions {
@@ -183,6 +187,7 @@ impl Default for GlobalOptions {
             network_features: Vec::new(),
             network_size: 6,
             max_parents: 2,
+            min_class_rows: 5,
         }
     }
 }
@@ -594,6 +599,23 @@ pub fn explain_global(table: &Table, opts: &GlobalOptions) -> Result<GlobalExpla
             })
             .collect(),
     };
+    let mut target_labels = target_labels;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for l in target_labels.iter().flatten() {
+        *counts.entry(l.clone()).or_default() += 1;
+    }
+    let rare: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n < opts.min_class_rows)
+        .map(|(c, _)| c.clone())
+        .collect();
+    if counts.len() > 2 && !rare.is_empty() {
+        for l in target_labels.iter_mut().flatten() {
+            if rare.contains(l) {
+                *l = "other".into();
+            }
+        }
+    }
     let rows: Vec<usize> = (0..table.n_rows())
         .filter(|&i| target_labels[i].is_some())
         .collect();
