@@ -41,7 +41,16 @@ fn synth(out: &Path) {
 fn help_lists_every_command() {
     let o = oncolens(&["--help"]);
     assert!(o.status.success());
-    for cmd in ["demo", "synth", "inspect", "deid"] {
+    for cmd in [
+        "demo",
+        "synth",
+        "inspect",
+        "deid",
+        "federate",
+        "explain",
+        "explain-global",
+        "station",
+    ] {
         assert!(stdout(&o).contains(cmd), "--help does not mention {cmd}");
     }
     for cmd in ["demo", "synth", "inspect", "deid"] {
@@ -309,6 +318,141 @@ fn demo_runs_end_to_end_at_tiny_size() {
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not a case folder"), "{}", stderr(&o));
+
+    // explain: one case, one method, faithfulness and modality shares (the contract).
+    let ex = dir.path().join("explain");
+    let o = oncolens(&[
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--case",
+        case.to_str().unwrap(),
+        "--method",
+        "occlusion",
+        "--faithfulness-steps",
+        "4",
+        "--out",
+        ex.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let e: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ex.join("explanation.json")).unwrap())
+            .unwrap();
+    assert_eq!(e["method"], "occlusion");
+    assert!(e["prediction"]["probability_malignant"].as_f64().is_some());
+    for k in ["deletion_auc", "insertion_auc", "randomization_rank_corr"] {
+        let v = e["faithfulness"][k].as_f64().unwrap();
+        assert!(v.is_finite() && (-1.0..=1.0).contains(&v), "{k} = {v}");
+    }
+    let shares: f64 = e["modality_shares"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9 || shares == 0.0, "{shares}");
+    assert!(ex.join("heatmap.nii.gz").is_file() && ex.join("heatmap.png").is_file());
+    let o = oncolens(&[
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--case",
+        case.to_str().unwrap(),
+        "--method",
+        "lime",
+        "--out",
+        ex.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--method lime"), "{}", stderr(&o));
+
+    // explain-global on the model's cohort: tree, rules and network files.
+    let eg = dir.path().join("global");
+    let o = oncolens(&[
+        "explain-global",
+        "--model",
+        model.to_str().unwrap(),
+        "--cohort",
+        cohort.to_str().unwrap(),
+        "--target",
+        "label",
+        "--out",
+        eg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    for f in [
+        "tree.dot",
+        "tree.png",
+        "rules.csv",
+        "bayes_net.dot",
+        "bayes_net.png",
+        "global.json",
+    ] {
+        assert!(eg.join(f).is_file(), "{f} missing");
+    }
+    let rules = std::fs::read_to_string(eg.join("rules.csv")).unwrap();
+    assert!(
+        rules.starts_with("antecedent,consequent,support,confidence,lift"),
+        "{rules}"
+    );
+    assert!(
+        std::fs::read_to_string(eg.join("tree.dot"))
+            .unwrap()
+            .starts_with("digraph Tree")
+    );
+
+    // federate: two stations over loopback with mutual TLS and secure aggregation.
+    let fed = dir.path().join("fed");
+    let o = oncolens(&[
+        "federate",
+        "--cohort",
+        cohort.to_str().unwrap(),
+        "--out",
+        fed.to_str().unwrap(),
+        "--rounds",
+        "2",
+        "--local-epochs",
+        "1",
+        "--epochs",
+        "2",
+        "--crop-side",
+        "8",
+        "--crop-spacing-mm",
+        "12",
+        "--transport",
+        "loopback",
+        "--tls",
+        "--secure-aggregation",
+        "--min-cell",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fed.join("metrics.json")).unwrap()).unwrap();
+    assert!(m["federated"].get("auc").is_some() && m["centralised"].get("auc").is_some());
+    assert_eq!(m["federated"]["history"].as_array().unwrap().len(), 2);
+    assert!(m["federated"]["per_site"].is_object());
+    assert_eq!(m["federated"]["secure_aggregation"], true);
+    for log in m["federated"]["audit_logs"].as_array().unwrap() {
+        let text = std::fs::read_to_string(log.as_str().unwrap()).unwrap();
+        assert!(text.contains("federated_train") && text.contains("aggregator"));
+    }
+    assert!(fed.join("model").join("weights.safetensors").is_file());
+
+    // station make-ca writes a CA and one identity per name.
+    let pki = dir.path().join("pki");
+    let o = oncolens(&[
+        "station",
+        "make-ca",
+        "--out",
+        pki.to_str().unwrap(),
+        "--names",
+        "a,aggregator",
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    for f in ["ca.pem", "a.pem", "a.key", "aggregator.pem"] {
+        assert!(pki.join(f).is_file(), "{f} missing");
+    }
 
     // A second run reuses the cohort.
     let o = oncolens(&args);
