@@ -21,7 +21,7 @@ pub struct StationArgs {
 pub enum StationCommand {
     /// Serve one site's cohort: statistics and federated training under a policy, every
     /// request in an append-only audit log, optionally over mutual TLS.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Make a test certificate authority and one certificate per name (stations and the
     /// aggregator) for mutual TLS. Not for production: use your hospital's PKI there.
     MakeCa(MakeCaArgs),

@@ -346,20 +346,6 @@ impl Participant for RemoteStation {
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn weights_round_trip_and_bad_input_is_an_error() {
-        let w = vec![0.0f32, -1.5, f32::MAX, 1e-30];
-        assert_eq!(decode_weights(&encode_weights(&w)).unwrap(), w);
-        assert!(decode_weights("not base64!").is_err());
-        assert!(decode_weights(&STANDARD.encode([1u8, 2, 3])).is_err());
-    }
-}
-
 /// Stations served on loopback by this process (the embedded default of a networked
 /// federation): each [`LocalStation`] behind its own HTTP(S) station server with a policy, an
 /// audit log and, with `tls`, mutual TLS from a test certificate authority. Dropping the value
@@ -524,5 +510,19 @@ impl Drop for LoopbackStations {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(std::time::Duration::from_secs(2));
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_round_trip_and_bad_input_is_an_error() {
+        let w = vec![0.0f32, -1.5, f32::MAX, 1e-30];
+        assert_eq!(decode_weights(&encode_weights(&w)).unwrap(), w);
+        assert!(decode_weights("not base64!").is_err());
+        assert!(decode_weights(&STANDARD.encode([1u8, 2, 3])).is_err());
     }
 }

@@ -126,12 +126,18 @@ impl ServerState {
                 }
                 let t = self.steps as i32;
                 let eta_t = eta * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
-                for i in 0..mean.len() {
-                    let delta = f64::from(mean[i]) - f64::from(self.global[i]);
-                    self.m[i] = beta1 * self.m[i] + (1.0 - beta1) * delta;
-                    self.v[i] = beta2 * self.v[i] + (1.0 - beta2) * delta * delta;
-                    let step = eta_t * self.m[i] / (self.v[i].sqrt() + tau);
-                    self.global[i] = (f64::from(self.global[i]) + step) as f32;
+                for (((g, &x), m), v) in self
+                    .global
+                    .iter_mut()
+                    .zip(mean)
+                    .zip(self.m.iter_mut())
+                    .zip(self.v.iter_mut())
+                {
+                    let delta = f64::from(x) - f64::from(*g);
+                    *m = beta1 * *m + (1.0 - beta1) * delta;
+                    *v = beta2 * *v + (1.0 - beta2) * delta * delta;
+                    let step = eta_t * *m / (v.sqrt() + tau);
+                    *g = (f64::from(*g) + step) as f32;
                 }
             }
         }

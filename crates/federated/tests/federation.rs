@@ -26,7 +26,11 @@ fn case(i: usize, site: &str, rng: &mut ChaCha8Rng) -> PreparedCase {
     let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (-logit).exp()));
     let record = ClinicalRecord {
         age_years: Some(62.0 + 12.0 * z_age),
-        sex: Some(if i % 2 == 0 { Sex::Male } else { Sex::Female }),
+        sex: Some(if i.is_multiple_of(2) {
+            Sex::Male
+        } else {
+            Sex::Female
+        }),
         markers: vec![Measurement {
             code: CodedConcept {
                 system: "http://loinc.org".into(),
@@ -60,12 +64,10 @@ fn case(i: usize, site: &str, rng: &mut ChaCha8Rng) -> PreparedCase {
     }
 }
 
-fn stations(
-    seed: u64,
-) -> (
-    Vec<(String, Vec<PreparedCase>, Vec<PreparedCase>)>,
-    Vec<PreparedCase>,
-) {
+/// Per site: name, training cases, validation cases.
+type Sites = Vec<(String, Vec<PreparedCase>, Vec<PreparedCase>)>;
+
+fn stations(seed: u64) -> (Sites, Vec<PreparedCase>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut sites = Vec::new();
     let mut test = Vec::new();
