@@ -18,9 +18,10 @@ strategy=${3:-fedavg}
 shift $(( $# < 3 ? $# : 3 ))
 out=bench/fedcompare/out
 mkdir -p "$out"
-cargo build --release -q -p oncolens-cli
+bin=${BIN:-./target/release/oncolens}
+[ -n "${BIN:-}" ] || cargo build --release -q -p oncolens-cli
 for s in $(seq 1 "$seeds"); do
-  ./target/release/oncolens federate --cohort "$cohort" --out "$out/seed$s-$strategy" \
+  "$bin" federate --cohort "$cohort" --out "$out/seed$s-$strategy" \
     --strategy "$strategy" --seed "$s" "$@" > "$out/seed$s-$strategy.log" 2>&1
   tail -2 "$out/seed$s-$strategy.log" | head -1
 done

@@ -49,8 +49,19 @@ pub struct Explained {
     pub image: Volume<f32>,
     pub lesion: LabelMap,
     pub heatmaps: Vec<(&'static str, Volume<f32>, f64)>,
+    /// Faithfulness of each heatmap, in `heatmaps` order.
+    pub faithfulness: Vec<Faith>,
     pub centre_voxel: [usize; 3],
     pub ig_delta: Option<f64>,
+}
+
+/// Faithfulness of one explanation: deletion and insertion AUC, and the rank correlation with
+/// the same method on a weight-randomised model.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Faith {
+    pub deletion_auc: f64,
+    pub insertion_auc: f64,
+    pub randomization_rank_corr: f64,
 }
 
 /// Everything the demo learned.
@@ -121,11 +132,51 @@ fn explain_case(
     // After the first block (8^3 for the default crop): the last block (2^3) is too coarse to
     // localise a lesion.
     let cam = grad_cam(&fused.model, &fused.config, &sample, side, Some(1), device)?;
+    let baseline = oncolens_train::Preprocessor::WINDOW_BOTTOM;
     let mut heatmaps = Vec::new();
+    let mut faithfulness = Vec::new();
     for a in [&ig, &cam] {
         let on_image = oncolens_explain::to_image_grid(a, &crop.grid, image.geometry())?;
         let (share, _) = oncolens_explain::positive_share_in_mask(&on_image, &lesion)?;
         heatmaps.push((a.method, on_image, share));
+        let f = oncolens_explain::deletion_insertion(
+            &fused.model,
+            &fused.config,
+            &sample,
+            side,
+            &a.values,
+            20,
+            baseline,
+            device,
+        )?;
+        let is_ig = a.method == "integrated-gradients";
+        let rank = oncolens_explain::randomization_rank_corr(
+            &fused.model,
+            &fused.config,
+            17,
+            device,
+            |m| {
+                if is_ig {
+                    integrated_gradients(
+                        m,
+                        &fused.config,
+                        &sample,
+                        side,
+                        baseline,
+                        opts.ig_steps,
+                        IgMethod::GaussLegendre,
+                        device,
+                    )
+                } else {
+                    grad_cam(m, &fused.config, &sample, side, Some(1), device)
+                }
+            },
+        )?;
+        faithfulness.push(Faith {
+            deletion_auc: f.deletion_auc,
+            insertion_auc: f.insertion_auc,
+            randomization_rank_corr: rank,
+        });
     }
     let probability = oncolens_metrics::apply_temperature(&[ig.logit], fused.temperature)?[0];
     Ok(Some(Explained {
@@ -138,6 +189,7 @@ fn explain_case(
         image,
         lesion,
         heatmaps,
+        faithfulness,
         ig_delta: ig.convergence_delta,
     }))
 }
@@ -306,6 +358,25 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             );
         }
     }
+    let mut faith_summary = serde_json::Map::new();
+    for (k, method) in ["integrated-gradients", "grad-cam"].iter().enumerate() {
+        let fs: Vec<Faith> = explained
+            .iter()
+            .filter_map(|e| e.faithfulness.get(k).copied())
+            .collect();
+        if !fs.is_empty() {
+            let avg = |f: &dyn Fn(&Faith) -> f64| fs.iter().map(f).sum::<f64>() / fs.len() as f64;
+            faith_summary.insert(
+                (*method).to_owned(),
+                serde_json::json!({
+                    "deletion_auc": avg(&|f| f.deletion_auc),
+                    "insertion_auc": avg(&|f| f.insertion_auc),
+                    "randomization_rank_corr": avg(&|f| f.randomization_rank_corr),
+                    "cases": fs.len(),
+                }),
+            );
+        }
+    }
     let lesion_fraction: Vec<f64> = explained
         .iter()
         .map(|e| {
@@ -338,6 +409,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "fitted_on_validation_patients": fit.fitted_on,
         },
         "attribution_in_lesion": attribution,
+        "faithfulness": faith_summary,
         "attribution_in_lesion_uniform_baseline": mean(&lesion_fraction),
         "explained_cases": explained.iter().map(|e| serde_json::json!({
             "case_id": e.case_id,
@@ -345,6 +417,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "label": e.label,
             "share_in_lesion": e.heatmaps.iter().map(|h| (h.0, h.2)).collect::<BTreeMap<_, _>>(),
             "ig_convergence_delta": e.ig_delta,
+            "faithfulness": e.heatmaps.iter().zip(&e.faithfulness).map(|(h, f)| (h.0, *f)).collect::<BTreeMap<_, _>>(),
         })).collect::<Vec<_>>(),
         "modality_contribution": contributions,
         "train_config": cfg,

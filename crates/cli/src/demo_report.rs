@@ -268,14 +268,23 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
          3D Grad-CAM after the first residual block of the fused model's image encoder, \
          resampled from the lesion-centred crop onto the patient's CT. Green: the lesion mask. \
          Share of positive attribution inside the lesion, averaged over {} cases: \
-         Integrated Gradients {}, Grad-CAM {} (a uniform map over the crop would score {}).",
+         Integrated Gradients {}, Grad-CAM {} (a uniform map over the crop would score {}). \
+         Faithfulness, averaged over the same cases (deletion AUC / insertion AUC / rank \
+         correlation with a weight-randomised model): Integrated Gradients {} / {} / {}, \
+         Grad-CAM {} / {} / {}.",
         outcome.explained.len(),
         f3(&m["attribution_in_lesion"]["integrated-gradients"]),
         f3(&m["attribution_in_lesion"]["grad-cam"]),
         f3(&m["attribution_in_lesion_uniform_baseline"]),
+        f3(&m["faithfulness"]["integrated-gradients"]["deletion_auc"]),
+        f3(&m["faithfulness"]["integrated-gradients"]["insertion_auc"]),
+        f3(&m["faithfulness"]["integrated-gradients"]["randomization_rank_corr"]),
+        f3(&m["faithfulness"]["grad-cam"]["deletion_auc"]),
+        f3(&m["faithfulness"]["grad-cam"]["insertion_auc"]),
+        f3(&m["faithfulness"]["grad-cam"]["randomization_rank_corr"]),
     ));
     for e in outcome.explained.iter().take(3) {
-        for (method, heat, share) in &e.heatmaps {
+        for ((method, heat, share), faith) in e.heatmaps.iter().zip(&e.faithfulness) {
             let opts = OverlayOptions {
                 window_center_hu: 50.0,
                 window_width_hu: 400.0,
@@ -294,7 +303,10 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
             s.image(
                 format!(
                     "{} (site {}, {}): {method}, predicted probability of malignancy {:.2}; \
-                     share of positive attribution in the lesion {:.2}. Axial | coronal | sagittal.",
+                     share of positive attribution in the lesion {:.2}; faithfulness: deletion \
+                     AUC {:.3} (lower is better), insertion AUC {:.3} (higher is better), rank \
+                     correlation with a weight-randomised model {:.2} (near 0 is better). \
+                     Axial | coronal | sagittal.",
                     e.case_id,
                     e.site,
                     match e.label {
@@ -303,7 +315,10 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                         None => "unlabelled",
                     },
                     e.probability,
-                    share
+                    share,
+                    faith.deletion_auc,
+                    faith.insertion_auc,
+                    faith.randomization_rank_corr
                 ),
                 &picture,
             );

@@ -22,6 +22,9 @@ pub enum StationCommand {
     /// Serve one site's cohort: statistics and federated training under a policy, every
     /// request in an append-only audit log, optionally over mutual TLS.
     Serve(Box<ServeArgs>),
+    /// Join a federation run by Flower (flwr 1.42): act as a Flower client node over Flower's
+    /// Fleet API, train the plan's model on this site's patients, return the updates.
+    Flower(Box<FlowerArgs>),
     /// Make a test certificate authority and one certificate per name (stations and the
     /// aggregator) for mutual TLS. Not for production: use your hospital's PKI there.
     MakeCa(MakeCaArgs),
@@ -65,6 +68,28 @@ pub struct ServeArgs {
 }
 
 #[derive(clap::Args)]
+pub struct FlowerArgs {
+    /// The SuperLink's Fleet API URL (e.g. http://127.0.0.1:9095).
+    #[arg(long)]
+    pub superlink: String,
+    /// The site's cohort folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The federation's plan: an oncolens model folder (its model.json gives the architecture
+    /// and preprocessing every station shares; the ServerApp starts from its weights).
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// Local epochs per round (the ServerApp may override with config `local-epochs`).
+    #[arg(long, default_value_t = 2)]
+    pub local_epochs: usize,
+    /// Leave after this many training rounds.
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(clap::Args)]
 pub struct MakeCaArgs {
     /// Output folder for ca.pem, ca.key, NAME.pem, NAME.key.
     #[arg(long)]
@@ -77,6 +102,7 @@ pub struct MakeCaArgs {
 pub fn run(args: &StationArgs) -> Result<()> {
     match &args.command {
         StationCommand::Serve(a) => serve(a),
+        StationCommand::Flower(a) => flower(a),
         StationCommand::MakeCa(a) => {
             let names: Vec<&str> = a
                 .names
@@ -98,6 +124,67 @@ pub fn run(args: &StationArgs) -> Result<()> {
     }
 }
 
+/// The site's patients split for local training: the cohort's test patients never train; a
+/// stratified fifth of the rest validates.
+fn local_station(
+    name: &str,
+    data: &std::path::Path,
+    model: &ModelArgs,
+) -> Result<(LocalStation, usize)> {
+    let cfg = model.train_config()?;
+    let cases = prepare(data, &cfg.image_input, model.positive_from)?;
+    let pool: Vec<usize> = (0..cases.len())
+        .filter(|&i| cases[i].split.as_deref() != Some("test"))
+        .collect();
+    let (train, val) = carve_validation(&cases, &pool, 0.2, cfg.seed);
+    Ok((
+        LocalStation::new(
+            name.to_owned(),
+            train.iter().map(|&i| cases[i].clone()).collect(),
+            val.iter().map(|&i| cases[i].clone()).collect(),
+            oncolens_nn::default_device(),
+        ),
+        cases.len(),
+    ))
+}
+
+fn flower(args: &FlowerArgs) -> Result<()> {
+    let device = oncolens_nn::default_device();
+    let plan = oncolens_train::model_dir::load_model(&args.plan, &device)
+        .with_context(|| format!("loading the plan {}", args.plan.display()))?;
+    let name = args
+        .data
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "station".into());
+    let (local, n) = local_station(&name, &args.data, &args.model)?;
+    let train_cfg = oncolens_train::TrainConfig {
+        image_input: plan.preprocessor.image_input,
+        ..args.model.train_config()?
+    };
+    let mut client = oncolens_federated::flower_station::FlowerStation::new(
+        local,
+        &plan.preprocessor,
+        &plan.config,
+        &train_cfg,
+        args.local_epochs,
+    )?;
+    eprintln!(
+        "station {name}: {n} patients; joining the Flower federation at {}",
+        args.superlink
+    );
+    let summary = oncolens_flower::run_node(
+        &args.superlink,
+        &mut client,
+        oncolens_flower::NodeOptions {
+            max_rounds: args.rounds,
+            ..oncolens_flower::NodeOptions::default()
+        },
+    )?;
+    eprintln!("left the federation: {summary:?}");
+    Ok(())
+}
+
 fn serve(args: &ServeArgs) -> Result<()> {
     let name = args.name.clone().unwrap_or_else(|| {
         args.data
@@ -115,18 +202,7 @@ fn serve(args: &ServeArgs) -> Result<()> {
     .with_context(|| format!("opening station {name}"))?;
     // Federated training on this site's patients: the cohort's test patients (split column)
     // never train; a stratified fifth of the rest validates.
-    let cfg = args.model.train_config()?;
-    let cases = prepare(&args.data, &cfg.image_input, args.model.positive_from)?;
-    let pool: Vec<usize> = (0..cases.len())
-        .filter(|&i| cases[i].split.as_deref() != Some("test"))
-        .collect();
-    let (train, val) = carve_validation(&cases, &pool, 0.2, cfg.seed);
-    let mut local = LocalStation::new(
-        name.clone(),
-        train.iter().map(|&i| cases[i].clone()).collect(),
-        val.iter().map(|&i| cases[i].clone()).collect(),
-        oncolens_nn::default_device(),
-    );
+    let (mut local, n_cases) = local_station(&name, &args.data, &args.model)?;
     if args.dp_noise_multiplier > 0.0 {
         let Some(privacy) = station.policy().privacy else {
             bail!("--dp-noise-multiplier needs a [privacy] budget in the policy");
@@ -152,7 +228,7 @@ fn serve(args: &ServeArgs) -> Result<()> {
     };
     eprintln!(
         "station {name}: {} patients, serving {scheme} on {}; audit log {}; Ctrl-C stops",
-        cases.len(),
+        n_cases,
         args.listen,
         args.audit_log.display()
     );

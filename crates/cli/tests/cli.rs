@@ -265,6 +265,14 @@ fn demo_runs_end_to_end_at_tiny_size() {
     for method in ["integrated-gradients", "grad-cam"] {
         let share = metrics["attribution_in_lesion"][method].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&share), "{method}: {share}");
+        let f = &metrics["faithfulness"][method];
+        for k in ["deletion_auc", "insertion_auc", "randomization_rank_corr"] {
+            let v = f[k].as_f64().unwrap();
+            assert!(
+                v.is_finite() && (-1.0..=1.0).contains(&v),
+                "{method}.{k} = {v}"
+            );
+        }
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("data:image/png;base64,") && html.contains("Leave one site out"));

@@ -10,6 +10,7 @@
 //! not one site's. A station that fails or drops out during a round is left out of that round's
 //! average; the round goes on while at least `min_participants` answer.
 
+pub mod flower_station;
 pub mod participant;
 pub mod remote;
 pub mod run;

@@ -473,3 +473,55 @@ fn networked_stations_over_mutual_tls_give_the_embedded_result() {
     }
     drop(servers);
 }
+
+#[test]
+fn a_station_trains_the_multimodal_model_as_a_flower_client() {
+    use oncolens_federated::flower_station::FlowerStation;
+    use oncolens_flower::{Config, FlowerClient, NdArray};
+    let (sites, _) = stations(23);
+    let device = Device::flex();
+    let (site, tr, va) = &sites[0];
+    let refs: Vec<&PreparedCase> = tr.iter().collect();
+    let prep = PrepSummary::of(&refs, 1).preprocessor(oncolens_train::ImageInput::DEFAULT_CROP);
+    let cfg = config(1, Strategy::FedAvg);
+    let model_cfg = oncolens_train::model_config(&prep, cfg.modalities, &cfg.train);
+    let init = oncolens_nn::MultimodalModel::new(&model_cfg, &device).unwrap();
+    let w0 = oncolens_nn::params::flatten(&init).unwrap();
+    let station = LocalStation::new(site.clone(), tr.clone(), va.clone(), device.clone());
+    let mut client = FlowerStation::new(station, &prep, &model_cfg, &cfg.train, 2).unwrap();
+    // Flower sends the global model as arrays (here: the flat vector split in two arrays).
+    let half = w0.len() / 2;
+    let arrays = vec![
+        NdArray::from_f32(vec![half], &w0[..half]).unwrap(),
+        NdArray::from_f32(vec![w0.len() - half], &w0[half..]).unwrap(),
+    ];
+    let before = client.evaluate(arrays.clone(), &Config::default()).unwrap();
+    let fit = client.fit(arrays, &Config::default()).unwrap();
+    assert_eq!(fit.num_examples as usize, tr.len());
+    assert_eq!(fit.parameters.len(), 2);
+    assert_eq!(fit.parameters[0].shape, vec![half]);
+    let w1: Vec<f32> = fit.parameters.iter().flat_map(|a| a.to_f32()).collect();
+    assert_eq!(w1.len(), w0.len());
+    assert!(
+        w1.iter().zip(&w0).any(|(a, b)| a != b),
+        "training changed nothing"
+    );
+    // The trained weights fit the station's validation patients better than the start.
+    let split = w1.len() / 2;
+    let after = client
+        .evaluate(
+            vec![
+                NdArray::from_f32(vec![split], &w1[..split]).unwrap(),
+                NdArray::from_f32(vec![w1.len() - split], &w1[split..]).unwrap(),
+            ],
+            &Config::default(),
+        )
+        .unwrap();
+    assert!(
+        after.loss < before.loss,
+        "{} -> {}",
+        before.loss,
+        after.loss
+    );
+    assert!(client.fit(Vec::new(), &Config::default()).is_err());
+}
