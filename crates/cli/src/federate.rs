@@ -7,16 +7,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use oncolens_federated::{
-    FederatedConfig, FederatedError, LocalStation, Participant, SiteEval, Strategy, run_federation,
-};
-use oncolens_nn::ModelConfig;
-use oncolens_privacy::secagg::{
-    AdvertiseKeys, ForwardedShares, KeysBroadcast, MaskedInput, SecAggConfig, ShareKeys,
-    UnmaskRequest, UnmaskShares,
+    DropsOut, FederatedConfig, LocalStation, Participant, Strategy, run_federation,
 };
 use oncolens_train::evaluate::{Predictions, per_site, report_json};
 use oncolens_train::split::holdout;
-use oncolens_train::{LocalRound, LocalUpdate, PrepSummary, Preprocessor, TrainConfig};
 use serde_json::json;
 
 use crate::learn::{ModelArgs, prepare, train_one};
@@ -88,78 +82,6 @@ pub struct FederateArgs {
     pub dp_delta: f64,
     #[command(flatten)]
     pub model: ModelArgs,
-}
-
-/// A station that stops answering from a given round (the `--drop-station` simulation).
-struct Dropping {
-    inner: LocalStation,
-    from_round: usize,
-    round: usize,
-}
-
-impl Participant for Dropping {
-    fn site(&self) -> &str {
-        self.inner.site()
-    }
-    fn prep_summary(&mut self, min_cell: u64) -> Result<PrepSummary, FederatedError> {
-        self.inner.prep_summary(min_cell)
-    }
-    fn set_plan(
-        &mut self,
-        p: &Preprocessor,
-        c: &ModelConfig,
-        t: &TrainConfig,
-    ) -> Result<(), FederatedError> {
-        self.inner.set_plan(p, c, t)
-    }
-    fn train_round(&mut self, g: &[f32], r: &LocalRound) -> Result<LocalUpdate, FederatedError> {
-        self.round += 1;
-        if self.round >= self.from_round {
-            return Err(FederatedError::Station {
-                site: self.site().to_owned(),
-                message: "did not answer (simulated drop-out)".into(),
-            });
-        }
-        self.inner.train_round(g, r)
-    }
-    fn evaluate(&mut self, g: &[f32]) -> Result<SiteEval, FederatedError> {
-        if self.round >= self.from_round {
-            return Err(FederatedError::Station {
-                site: self.site().to_owned(),
-                message: "did not answer (simulated drop-out)".into(),
-            });
-        }
-        self.inner.evaluate(g)
-    }
-    fn num_examples(&self) -> usize {
-        self.inner.num_examples()
-    }
-    fn secure_begin(
-        &mut self,
-        id: u32,
-        c: &SecAggConfig,
-        g: &[f32],
-        r: &LocalRound,
-        total: usize,
-    ) -> Result<AdvertiseKeys, FederatedError> {
-        self.round += 1;
-        if self.round >= self.from_round {
-            return Err(FederatedError::Station {
-                site: self.site().to_owned(),
-                message: "did not answer (simulated drop-out)".into(),
-            });
-        }
-        self.inner.secure_begin(id, c, g, r, total)
-    }
-    fn secure_share(&mut self, k: &KeysBroadcast) -> Result<ShareKeys, FederatedError> {
-        self.inner.secure_share(k)
-    }
-    fn secure_masked(&mut self, f: &ForwardedShares) -> Result<MaskedInput, FederatedError> {
-        self.inner.secure_masked(f)
-    }
-    fn secure_unmask(&mut self, r: &UnmaskRequest) -> Result<UnmaskShares, FederatedError> {
-        self.inner.secure_unmask(r)
-    }
 }
 
 pub fn run(args: &FederateArgs) -> Result<()> {
@@ -260,11 +182,11 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         Transport::InProcess => locals
             .into_iter()
             .map(|(site, station)| match &drop {
-                Some((s, round)) if *s == site => Box::new(Dropping {
-                    inner: station,
-                    from_round: *round,
-                    round: 0,
-                }) as Box<dyn Participant>,
+                Some((s, round)) if *s == site => Box::new(DropsOut::new(
+                    station,
+                    *round,
+                    "did not answer (simulated drop-out)",
+                )) as Box<dyn Participant>,
                 _ => Box::new(station) as Box<dyn Participant>,
             })
             .collect(),

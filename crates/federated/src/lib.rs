@@ -16,7 +16,7 @@ pub mod remote;
 pub mod run;
 pub mod strategy;
 
-pub use participant::{LocalStation, Participant, SiteEval, StationPrivacy};
+pub use participant::{DropsOut, LocalStation, Participant, SiteEval, StationPrivacy};
 pub use run::{FederatedConfig, FederatedModel, RoundLog, run_federation};
 pub use strategy::{ServerState, Strategy, weighted_mean};
 

@@ -379,3 +379,83 @@ impl Participant for LocalStation {
         })
     }
 }
+
+/// A station that stops answering from training round `from_round` on (counting from 1): the
+/// drop-out simulation of `federate --drop-station` and of the tests.
+pub struct DropsOut<P> {
+    inner: P,
+    from_round: usize,
+    round: usize,
+    message: String,
+}
+
+impl<P: Participant> DropsOut<P> {
+    pub fn new(inner: P, from_round: usize, message: impl Into<String>) -> Self {
+        Self {
+            inner,
+            from_round,
+            round: 0,
+            message: message.into(),
+        }
+    }
+
+    fn gone(&self) -> Result<(), FederatedError> {
+        if self.round >= self.from_round {
+            return Err(FederatedError::Station {
+                site: self.inner.site().to_owned(),
+                message: self.message.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<P: Participant> Participant for DropsOut<P> {
+    fn site(&self) -> &str {
+        self.inner.site()
+    }
+    fn prep_summary(&mut self, min_cell: u64) -> Result<PrepSummary, FederatedError> {
+        self.inner.prep_summary(min_cell)
+    }
+    fn set_plan(
+        &mut self,
+        p: &Preprocessor,
+        c: &ModelConfig,
+        t: &TrainConfig,
+    ) -> Result<(), FederatedError> {
+        self.inner.set_plan(p, c, t)
+    }
+    fn train_round(&mut self, g: &[f32], r: &LocalRound) -> Result<LocalUpdate, FederatedError> {
+        self.round += 1;
+        self.gone()?;
+        self.inner.train_round(g, r)
+    }
+    fn evaluate(&mut self, g: &[f32]) -> Result<SiteEval, FederatedError> {
+        self.gone()?;
+        self.inner.evaluate(g)
+    }
+    fn num_examples(&self) -> usize {
+        self.inner.num_examples()
+    }
+    fn secure_begin(
+        &mut self,
+        id: u32,
+        c: &SecAggConfig,
+        g: &[f32],
+        r: &LocalRound,
+        total: usize,
+    ) -> Result<AdvertiseKeys, FederatedError> {
+        self.round += 1;
+        self.gone()?;
+        self.inner.secure_begin(id, c, g, r, total)
+    }
+    fn secure_share(&mut self, k: &KeysBroadcast) -> Result<ShareKeys, FederatedError> {
+        self.inner.secure_share(k)
+    }
+    fn secure_masked(&mut self, f: &ForwardedShares) -> Result<MaskedInput, FederatedError> {
+        self.inner.secure_masked(f)
+    }
+    fn secure_unmask(&mut self, r: &UnmaskRequest) -> Result<UnmaskShares, FederatedError> {
+        self.inner.secure_unmask(r)
+    }
+}

@@ -4,16 +4,10 @@
 
 use oncolens_core::{ClinicalRecord, CodedConcept, Measurement, Sex};
 use oncolens_federated::{
-    FederatedConfig, FederatedError, LocalStation, Participant, SiteEval, Strategy, run_federation,
+    DropsOut, FederatedConfig, LocalStation, Participant, Strategy, run_federation,
 };
-use oncolens_nn::{Device, FusionKind, ModalitySet, ModelConfig};
-use oncolens_privacy::secagg::{
-    AdvertiseKeys, ForwardedShares, KeysBroadcast, MaskedInput, SecAggConfig, ShareKeys,
-    UnmaskRequest, UnmaskShares,
-};
-use oncolens_train::{
-    LocalRound, LocalUpdate, PrepSummary, PreparedCase, Preprocessor, TrainConfig,
-};
+use oncolens_nn::{Device, FusionKind, ModalitySet};
+use oncolens_train::{PrepSummary, PreparedCase, Preprocessor, TrainConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -175,72 +169,6 @@ fn three_stations_learn_with_each_strategy() {
     }
 }
 
-/// A station that fails from a given round on.
-struct Flaky {
-    inner: LocalStation,
-    fail_from: usize,
-    calls: usize,
-}
-
-impl Participant for Flaky {
-    fn site(&self) -> &str {
-        self.inner.site()
-    }
-    fn prep_summary(&mut self, min_cell: u64) -> Result<PrepSummary, FederatedError> {
-        self.inner.prep_summary(min_cell)
-    }
-    fn set_plan(
-        &mut self,
-        p: &Preprocessor,
-        c: &ModelConfig,
-        t: &TrainConfig,
-    ) -> Result<(), FederatedError> {
-        self.inner.set_plan(p, c, t)
-    }
-    fn train_round(&mut self, g: &[f32], r: &LocalRound) -> Result<LocalUpdate, FederatedError> {
-        self.calls += 1;
-        if self.calls >= self.fail_from {
-            return Err(FederatedError::Station {
-                site: self.site().into(),
-                message: "connection lost".into(),
-            });
-        }
-        self.inner.train_round(g, r)
-    }
-    fn evaluate(&mut self, g: &[f32]) -> Result<SiteEval, FederatedError> {
-        self.inner.evaluate(g)
-    }
-    fn num_examples(&self) -> usize {
-        self.inner.num_examples()
-    }
-    fn secure_begin(
-        &mut self,
-        id: u32,
-        c: &SecAggConfig,
-        g: &[f32],
-        r: &LocalRound,
-        total: usize,
-    ) -> Result<AdvertiseKeys, FederatedError> {
-        self.calls += 1;
-        if self.calls >= self.fail_from {
-            return Err(FederatedError::Station {
-                site: self.site().into(),
-                message: "connection lost".into(),
-            });
-        }
-        self.inner.secure_begin(id, c, g, r, total)
-    }
-    fn secure_share(&mut self, k: &KeysBroadcast) -> Result<ShareKeys, FederatedError> {
-        self.inner.secure_share(k)
-    }
-    fn secure_masked(&mut self, f: &ForwardedShares) -> Result<MaskedInput, FederatedError> {
-        self.inner.secure_masked(f)
-    }
-    fn secure_unmask(&mut self, r: &UnmaskRequest) -> Result<UnmaskShares, FederatedError> {
-        self.inner.secure_unmask(r)
-    }
-}
-
 #[test]
 fn a_station_dropping_out_does_not_stop_the_round() {
     let (sites, _) = stations(7);
@@ -249,11 +177,7 @@ fn a_station_dropping_out_does_not_stop_the_round() {
     for (i, (s, tr, va)) in sites.iter().enumerate() {
         let st = LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone());
         if i == 1 {
-            parts.push(Box::new(Flaky {
-                inner: st,
-                fail_from: 2,
-                calls: 0,
-            }));
+            parts.push(Box::new(DropsOut::new(st, 2, "connection lost")));
         } else {
             parts.push(Box::new(st));
         }
@@ -273,11 +197,7 @@ fn a_station_dropping_out_does_not_stop_the_round() {
         .map(|(i, (s, tr, va))| {
             let st = LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone());
             if i == 0 {
-                Box::new(Flaky {
-                    inner: st,
-                    fail_from: 1,
-                    calls: 0,
-                }) as Box<dyn Participant>
+                Box::new(DropsOut::new(st, 1, "connection lost")) as Box<dyn Participant>
             } else {
                 Box::new(st)
             }
@@ -359,11 +279,7 @@ fn secure_aggregation_survives_a_dropout_and_refuses_below_threshold() {
     for (i, (s, tr, va)) in sites.iter().enumerate() {
         let st = LocalStation::new(s.clone(), tr.clone(), va.clone(), device.clone());
         if i == 2 {
-            parts.push(Box::new(Flaky {
-                inner: st,
-                fail_from: 2,
-                calls: 0,
-            }));
+            parts.push(Box::new(DropsOut::new(st, 2, "connection lost")));
         } else {
             parts.push(Box::new(st));
         }
