@@ -175,12 +175,19 @@ fn format_value(v: f64) -> String {
 }
 
 /// One row of the cohort table.
-struct Row {
+pub(crate) struct Row {
     case_id: String,
     site: String,
     label: Option<u8>,
     clinical: BTreeMap<String, String>,
-    features: Vec<(String, f64)>,
+    pub(crate) features: Vec<(String, f64)>,
+}
+
+/// Features of every case with a lesion mask under PyRadiomics' default settings (label 1), for
+/// the station's `radiomics` algorithm; cases that fail are left out.
+pub(crate) fn cohort_features(root: &Path, shape_only: bool) -> Result<Vec<Row>> {
+    let (rows, _) = cohort_rows(root, &Settings::pyradiomics(), 1, shape_only)?;
+    Ok(rows)
 }
 
 pub(crate) fn clinical_columns(
@@ -209,7 +216,13 @@ pub(crate) fn clinical_columns(
     c
 }
 
-fn run_cohort(root: &Path, out: &Path, args: &RadiomicsArgs, settings: &Settings) -> Result<()> {
+/// Every case with a lesion mask, in parallel with a progress bar: its row, or why it failed.
+fn cohort_rows(
+    root: &Path,
+    settings: &Settings,
+    label: u16,
+    shape_only: bool,
+) -> Result<(Vec<Row>, Vec<String>)> {
     let cohort = oncolens_io::scan_cohort(root)
         .with_context(|| format!("reading cohort {}", root.display()))?;
     let entries: Vec<_> = cohort
@@ -229,11 +242,11 @@ fn run_cohort(root: &Path, out: &Path, args: &RadiomicsArgs, settings: &Settings
                 let mask = read_mask(mask_path)?;
                 let image_path = entry.dicom_dir.as_ref().or(entry.image_nifti.as_ref());
                 let set = match image_path {
-                    Some(p) if !args.shape_only => {
+                    Some(p) if !shape_only => {
                         let image = read_image(p)?;
-                        extract(&image, &mask, args.label, settings)?
+                        extract(&image, &mask, label, settings)?
                     }
-                    _ => extract_shape(&mask, args.label, settings)?,
+                    _ => extract_shape(&mask, label, settings)?,
                 };
                 let record = match &entry.fhir {
                     // Only the clinical record: the identity part of the bundle never reaches
@@ -273,6 +286,11 @@ fn run_cohort(root: &Path, out: &Path, args: &RadiomicsArgs, settings: &Settings
     if rows.is_empty() {
         bail!("no case could be analysed; first error: {}", failed[0]);
     }
+    Ok((rows, failed))
+}
+
+fn run_cohort(root: &Path, out: &Path, args: &RadiomicsArgs, settings: &Settings) -> Result<()> {
+    let (rows, failed) = cohort_rows(root, settings, args.label, args.shape_only)?;
     let table = cohort_table(&rows, &read_outcomes(root)?)?;
     oncolens_core::fs::write_atomic(out, table.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;

@@ -215,6 +215,7 @@ fn serve(args: &ServeArgs) -> Result<()> {
         ));
     }
     station.register(Arc::new(FederatedTrainAlgorithm::new(local)));
+    station.register(Arc::new(RadiomicsAlgorithm::new(args.data.clone())));
     let tls = match (&args.tls_cert, &args.tls_key, &args.client_ca) {
         (Some(c), Some(k), Some(ca)) => Some(
             oncolens_station::TlsConfig::mutual(c, k, ca).context("loading TLS certificates")?,
@@ -245,4 +246,150 @@ fn serve(args: &ServeArgs) -> Result<()> {
         },
     ))?;
     Ok(())
+}
+
+/// Station algorithm `radiomics`: IBSI features (PyRadiomics preset) of every case with a lesion
+/// mask, computed at the station; only per-feature aggregates leave (n, sum, sum of squares,
+/// so the aggregator pools means and variances exactly), and only over at least the policy's
+/// minimum cohort. Args: `{"features": ["morph_volume", ...]}` (IBSI tags; at most 50).
+pub struct RadiomicsAlgorithm {
+    cohort: PathBuf,
+}
+
+impl RadiomicsAlgorithm {
+    pub fn new(cohort: PathBuf) -> Self {
+        Self { cohort }
+    }
+}
+
+impl oncolens_station::Algorithm for RadiomicsAlgorithm {
+    fn name(&self) -> &str {
+        "radiomics"
+    }
+
+    fn output_kind(&self) -> oncolens_station::OutputKind {
+        oncolens_station::OutputKind::AggregateStatistics
+    }
+
+    fn privacy_cost(
+        &self,
+        _args: &serde_json::Value,
+    ) -> Result<Option<oncolens_station::DpCost>, oncolens_station::JobError> {
+        Ok(None)
+    }
+
+    fn run(
+        &self,
+        ctx: &oncolens_station::JobContext,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, oncolens_station::JobError> {
+        use oncolens_station::JobError;
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Args {
+            features: Vec<String>,
+        }
+        let a: Args = oncolens_station::parse_args(args)?;
+        if a.features.is_empty() || a.features.len() > 50 {
+            return Err(JobError::BadArgs(
+                "args.features: name 1 to 50 IBSI feature tags".into(),
+            ));
+        }
+        let failed = |e: anyhow::Error| JobError::Failed(format!("{e:#}"));
+        let rows = crate::radiomics::cohort_features(&self.cohort, false).map_err(failed)?;
+        ctx.check_cohort(rows.len())?;
+        let mut out = serde_json::Map::new();
+        for name in &a.features {
+            let values: Vec<f64> = rows
+                .iter()
+                .filter_map(|r| r.features.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+                .filter(|v| v.is_finite())
+                .collect();
+            if values.is_empty() && !rows.is_empty() && !rows[0].features.iter().any(|(n, _)| n == name)
+            {
+                return Err(JobError::BadArgs(format!(
+                    "args.features: unknown feature `{name}` (use IBSI tags such as morph_volume)"
+                )));
+            }
+            let n = values.len();
+            let agg = if n < ctx.policy.min_cell_size {
+                serde_json::json!({"n": null, "suppressed": format!(
+                    "fewer than min_cell_size = {} cases", ctx.policy.min_cell_size)})
+            } else {
+                serde_json::json!({
+                    "n": n,
+                    "sum": values.iter().sum::<f64>(),
+                    "sum_sq": values.iter().map(|v| v * v).sum::<f64>(),
+                })
+            };
+            out.insert(name.clone(), agg);
+        }
+        Ok(serde_json::json!({ "cases": rows.len(), "features": out }))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use oncolens_station::{Algorithm, JobContext, JobError, Policy, StationTable};
+
+    fn context(min_cohort: usize) -> JobContext {
+        let policy = Policy::from_toml_str(
+            &format!(
+                "allowed_algorithms = [\"radiomics\"]\nallowed_outputs = \
+                 [\"aggregate_statistics\"]\nmin_cohort_size = {min_cohort}\nmin_cell_size = \
+                 {min_cohort}\nsuppression = \"cell\"\nmax_request_bytes = 65536\n"
+            ),
+            std::path::Path::new("policy.toml"),
+        )
+        .unwrap();
+        JobContext {
+            station: "site".into(),
+            table: Arc::new(StationTable::new(0)),
+            policy: Arc::new(policy),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn radiomics_leaves_the_station_only_as_aggregates() {
+        let dir = tempfile::tempdir().unwrap();
+        let cohort = dir.path().join("cohort");
+        let config = oncolens_synth::SynthConfig {
+            patients: 6,
+            sites: 1,
+            matrix: 32,
+            ..oncolens_synth::SynthConfig::default()
+        };
+        oncolens_synth::generate(&config, &cohort, &|| {}).unwrap();
+        let algo = RadiomicsAlgorithm::new(cohort);
+        let r = algo
+            .run(
+                &context(5),
+                serde_json::json!({"features": ["morph_volume", "stat_mean"]}),
+            )
+            .unwrap();
+        let cases = r["cases"].as_u64().unwrap();
+        assert!(cases >= 5, "{r}");
+        let vol = &r["features"]["morph_volume"];
+        assert_eq!(vol["n"].as_u64().unwrap(), cases);
+        assert!(vol["sum"].as_f64().unwrap() > 0.0 && vol["sum_sq"].as_f64().unwrap() > 0.0);
+        // Nothing per case: only n, sum and sum of squares per feature.
+        assert_eq!(vol.as_object().unwrap().len(), 3);
+        assert!(!r.to_string().contains("case_0001"));
+        // Too small a cohort is refused; unknown features and arguments are errors.
+        assert!(matches!(
+            algo.run(&context(50), serde_json::json!({"features": ["morph_volume"]})),
+            Err(JobError::Refused(_))
+        ));
+        assert!(matches!(
+            algo.run(&context(5), serde_json::json!({"features": ["nope"]})),
+            Err(JobError::BadArgs(_))
+        ));
+        assert!(matches!(
+            algo.run(&context(5), serde_json::json!({"feature": "morph_volume"})),
+            Err(JobError::BadArgs(_))
+        ));
+    }
 }
