@@ -305,7 +305,9 @@ impl oncolens_station::Algorithm for RadiomicsAlgorithm {
                 .filter_map(|r| r.features.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
                 .filter(|v| v.is_finite())
                 .collect();
-            if values.is_empty() && !rows.is_empty() && !rows[0].features.iter().any(|(n, _)| n == name)
+            if values.is_empty()
+                && !rows.is_empty()
+                && !rows[0].features.iter().any(|(n, _)| n == name)
             {
                 return Err(JobError::BadArgs(format!(
                     "args.features: unknown feature `{name}` (use IBSI tags such as morph_volume)"
@@ -380,7 +382,10 @@ mod tests {
         assert!(!r.to_string().contains("case_0001"));
         // Too small a cohort is refused; unknown features and arguments are errors.
         assert!(matches!(
-            algo.run(&context(50), serde_json::json!({"features": ["morph_volume"]})),
+            algo.run(
+                &context(50),
+                serde_json::json!({"features": ["morph_volume"]})
+            ),
             Err(JobError::Refused(_))
         ));
         assert!(matches!(
