@@ -15,9 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+#[path = "../tests/support/pull_update.rs"]
+mod pull_update;
+
 use oncolens_flower::{
-    ClientError, Config, DType, EvaluateResult, FitResult, FlowerClient, Metrics, NdArray,
-    NodeOptions, run_node,
+    ClientError, Config, EvaluateResult, FitResult, FlowerClient, Metrics, NdArray, NodeOptions,
+    run_node,
 };
 
 /// Same values as `bench/federated/bench.py` gives the Python SuperNodes.
@@ -32,24 +35,7 @@ struct Station {
 impl FlowerClient for Station {
     fn fit(&mut self, parameters: Vec<NdArray>, config: &Config) -> Result<FitResult, ClientError> {
         let lr = config.get_f64("lr").ok_or("config has no lr")?;
-        let mut out = Vec::with_capacity(parameters.len());
-        for a in parameters {
-            out.push(match a.dtype {
-                DType::Float32 => {
-                    let (lr, t) = (lr as f32, self.target as f32);
-                    let v: Vec<f32> = a.to_f32().iter().map(|x| x + lr * (t - x)).collect();
-                    NdArray::from_f32(a.shape.clone(), &v)?
-                }
-                _ => {
-                    let v: Vec<f64> = a
-                        .to_f64()
-                        .iter()
-                        .map(|x| x + lr * (self.target - x))
-                        .collect();
-                    a.with_values_f64(&v)?
-                }
-            });
-        }
+        let out = pull_update::pull_towards(parameters, lr, self.target)?;
         Ok(FitResult {
             parameters: out,
             num_examples: self.num_examples,
@@ -62,15 +48,8 @@ impl FlowerClient for Station {
         parameters: Vec<NdArray>,
         _config: &Config,
     ) -> Result<EvaluateResult, ClientError> {
-        let (mut sum, mut n) = (0.0, 0usize);
-        for a in &parameters {
-            for x in a.to_f64() {
-                sum += (x - self.target).powi(2);
-                n += 1;
-            }
-        }
         Ok(EvaluateResult {
-            loss: sum / n.max(1) as f64,
+            loss: pull_update::squared_distance(&parameters, self.target),
             num_examples: self.num_examples,
             metrics: Metrics::new(),
         })

@@ -19,6 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "support/pull_update.rs"]
+mod pull_update;
+
 use oncolens_flower::{
     ClientError, Config, EvaluateResult, FitResult, FlowerClient, Metrics, NdArray, NodeOptions,
     run_node,
@@ -83,25 +86,7 @@ impl FlowerClient for Station {
             .get_i64("server-round")
             .ok_or("config has no server-round")?;
         self.rounds_seen.lock().map_err(|_| "poisoned")?.push(round);
-        let mut out = Vec::with_capacity(parameters.len());
-        for a in parameters {
-            let updated = match a.dtype {
-                oncolens_flower::DType::Float32 => {
-                    let (lr, t) = (lr as f32, self.target as f32);
-                    let v: Vec<f32> = a.to_f32().iter().map(|x| x + lr * (t - x)).collect();
-                    NdArray::from_f32(a.shape.clone(), &v)?
-                }
-                _ => {
-                    let v: Vec<f64> = a
-                        .to_f64()
-                        .iter()
-                        .map(|x| x + lr * (self.target - x))
-                        .collect();
-                    a.with_values_f64(&v)?
-                }
-            };
-            out.push(updated);
-        }
+        let out = pull_update::pull_towards(parameters, lr, self.target)?;
         Ok(FitResult {
             parameters: out,
             num_examples: self.num_examples,
@@ -114,15 +99,8 @@ impl FlowerClient for Station {
         parameters: Vec<NdArray>,
         _config: &Config,
     ) -> Result<EvaluateResult, ClientError> {
-        let (mut sum, mut n) = (0.0, 0usize);
-        for a in &parameters {
-            for x in a.to_f64() {
-                sum += (x - self.target).powi(2);
-                n += 1;
-            }
-        }
         Ok(EvaluateResult {
-            loss: sum / n.max(1) as f64,
+            loss: pull_update::squared_distance(&parameters, self.target),
             num_examples: self.num_examples,
             metrics: Metrics::new(),
         })
