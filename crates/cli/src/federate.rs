@@ -97,7 +97,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     if args.rounds == 0 {
         bail!("--rounds must be at least 1");
     }
-    let drop = match &args.drop_station {
+    let drop_out = match &args.drop_station {
         Some(spec) => {
             let (site, round) = spec
                 .rsplit_once(':')
@@ -123,7 +123,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
             sites.len()
         );
     }
-    if let Some((site, _)) = &drop
+    if let Some((site, _)) = &drop_out
         && !sites.contains(site)
     {
         bail!(
@@ -146,7 +146,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     if args.tls && args.transport != Transport::Loopback {
         bail!("--tls needs --transport loopback");
     }
-    if args.transport == Transport::Loopback && drop.is_some() {
+    if args.transport == Transport::Loopback && drop_out.is_some() {
         bail!("--drop-station simulates a drop-out in process; use --transport in-process");
     }
     let mut locals: Vec<(String, LocalStation)> = Vec::new();
@@ -181,7 +181,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     let mut stations: Vec<Box<dyn Participant>> = match args.transport {
         Transport::InProcess => locals
             .into_iter()
-            .map(|(site, station)| match &drop {
+            .map(|(site, station)| match &drop_out {
                 Some((s, round)) if *s == site => Box::new(DropsOut::new(
                     station,
                     *round,
@@ -239,7 +239,8 @@ pub fn run(args: &FederateArgs) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    drop_servers(servers);
+    // Stop the loopback station servers before the evaluation.
+    drop(servers);
     let global = fed.model(&device)?;
     let samples: Vec<_> = test_refs
         .iter()
@@ -343,9 +344,4 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     );
     println!("wrote {}", path.display());
     Ok(())
-}
-
-/// Stops the loopback station servers (if any) before the evaluation.
-fn drop_servers(servers: Option<oncolens_federated::remote::LoopbackStations>) {
-    drop(servers);
 }

@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::bayes::{BayesNet, Dag, DiscreteData, Estimator, HillClimbOptions, hill_climb};
+use crate::bayes::{BayesNet, DiscreteData, Estimator, HillClimbOptions, hill_climb};
 use crate::rules::{
     Rule, RuleMetric, Transactions, association_rules, bin_labels, frequent_itemsets,
     quantile_edges,
@@ -869,11 +869,6 @@ pub fn network_edges(e: &GlobalExplanation) -> Vec<(String, String)> {
         .into_iter()
         .map(|(a, b)| (names[a].clone(), names[b].clone()))
         .collect()
-}
-
-/// An empty DAG over `n` variables (used by tests of callers).
-pub fn empty_dag(n: usize) -> Dag {
-    Dag::empty(n)
 }
 
 #[cfg(test)]
