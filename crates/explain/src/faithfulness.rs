@@ -172,8 +172,8 @@ pub struct Randomization {
 /// generator with `seed`), and the Spearman rank correlation of the absolute attributions.
 ///
 /// `explain` can wrap any method, e.g. `|m| saliency(m, &config, &sample, side, &device)`.
-/// Seeding touches burn's global generator: callers that seed it themselves must not build
-/// tensors from random values concurrently.
+/// The random model is drawn under [`oncolens_nn::rng::SeededRng`], so it is the same whatever
+/// else the process is training.
 pub fn randomization_check<F>(
     model: &MultimodalModel,
     config: &ModelConfig,
@@ -185,8 +185,10 @@ where
     F: Fn(&MultimodalModel) -> Result<ImageAttribution, ExplainError>,
 {
     let trained = explain(&model.valid())?;
-    device.seed(seed);
-    let random = MultimodalModel::new(config, device)?;
+    let random = {
+        let _rng = oncolens_nn::rng::SeededRng::acquire(device, seed);
+        MultimodalModel::new(config, device)?
+    };
     let randomized = explain(&random)?;
     if trained.values.len() != randomized.values.len() {
         return Err(ExplainError::Data(

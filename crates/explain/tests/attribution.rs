@@ -8,12 +8,8 @@ use oncolens_nn::{
 
 const SIDE: usize = 8;
 
-/// burn's generator is global: tests that seed it must not create tensors at the same time.
-static SEED_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
     let device = Device::flex();
-    device.seed(5);
     let config = ModelConfig {
         modalities: ModalitySet {
             image: true,
@@ -37,7 +33,10 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
         hidden: 8,
         dropout: 0.0,
     };
-    let model = MultimodalModel::new(&config, &device).unwrap();
+    let model = {
+        let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 5);
+        MultimodalModel::new(&config, &device).unwrap()
+    };
     // A bright cube in one corner, zeros (the baseline) elsewhere.
     let image = (0..SIDE.pow(3))
         .map(|i| {
@@ -55,7 +54,6 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
 
 #[test]
 fn integrated_gradients_are_complete_and_zero_where_input_equals_baseline() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, sample, device) = setup();
     let ig = integrated_gradients(
         &model,
@@ -108,7 +106,6 @@ fn integrated_gradients_are_complete_and_zero_where_input_equals_baseline() {
 
 #[test]
 fn grad_cam_is_non_negative_on_the_input_grid_and_needs_an_image() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, sample, device) = setup();
     for after in [None, Some(0), Some(1)] {
         let cam = grad_cam(&model, &config, &sample, SIDE, after, &device).unwrap();

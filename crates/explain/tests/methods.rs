@@ -76,11 +76,12 @@ fn sample(channels: usize) -> Sample {
 
 fn model(channels: usize, seed: u64) -> (MultimodalModel, ModelConfig, Device) {
     let device = Device::flex();
-    device.seed(seed);
     let config = config(channels);
-    let model = MultimodalModel::new(&config, &device)
-        .unwrap()
-        .map(&mut Gain(3.0));
+    let model = {
+        let _rng = oncolens_nn::rng::SeededRng::acquire(&device, seed);
+        MultimodalModel::new(&config, &device).unwrap()
+    }
+    .map(&mut Gain(3.0));
     (model, config, device)
 }
 
@@ -169,7 +170,7 @@ fn gradients_agree_with_finite_differences_and_input_x_gradient() {
             (0, 0f32),
             |best, (i, g)| if *g > best.1 { (i, *g) } else { best },
         );
-    let h = 1e-2f32;
+    let h = 1e-3f32;
     let shifted = |d: f32| {
         let mut t = s.clone();
         t.image.as_mut().unwrap()[v] += d;
@@ -379,7 +380,7 @@ fn rise_highlights_the_region_that_moves_the_output() {
     blank.image = Some(vec![0.0; SIDE.pow(3)]);
     let up = logit(&model, &config, &s, &device) - logit(&model, &config, &blank, &device);
     let opts = MethodOptions {
-        rise_masks: 400,
+        rise_masks: 2000,
         rise_cell: 2,
         batch_size: 100,
         ..MethodOptions::default()

@@ -126,9 +126,10 @@ pub fn run_federation(
     for s in stations.iter_mut() {
         s.set_plan(&preprocessor, &config, &cfg.train)?;
     }
-    let init_device = device.clone();
-    init_device.seed(cfg.train.seed);
-    let init = MultimodalModel::new(&config, &init_device)?;
+    let init = {
+        let _rng = oncolens_nn::rng::SeededRng::acquire(device, cfg.train.seed);
+        MultimodalModel::new(&config, device)?
+    };
     let mut state = ServerState::new(oncolens_nn::params::flatten(&init)?);
     let mut history = Vec::new();
     let mut best: Option<(f64, usize, Vec<f32>)> = None;

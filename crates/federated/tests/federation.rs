@@ -401,8 +401,11 @@ fn a_station_trains_the_multimodal_model_as_a_flower_client() {
     let prep = PrepSummary::of(&refs, 1).preprocessor(oncolens_train::ImageInput::DEFAULT_CROP);
     let cfg = config(1, Strategy::FedAvg);
     let model_cfg = oncolens_train::model_config(&prep, cfg.modalities, &cfg.train);
-    let init = oncolens_nn::MultimodalModel::new(&model_cfg, &device).unwrap();
-    let w0 = oncolens_nn::params::flatten(&init).unwrap();
+    let w0 = {
+        let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 5);
+        let init = oncolens_nn::MultimodalModel::new(&model_cfg, &device).unwrap();
+        oncolens_nn::params::flatten(&init).unwrap()
+    };
     let station = LocalStation::new(site.clone(), tr.clone(), va.clone(), device.clone());
     let mut client = FlowerStation::new(station, &prep, &model_cfg, &cfg.train, 2).unwrap();
     // Flower sends the global model as arrays (here: the flat vector split in two arrays).
@@ -440,4 +443,54 @@ fn a_station_trains_the_multimodal_model_as_a_flower_client() {
         after.loss
     );
     assert!(client.fit(Vec::new(), &Config::default()).is_err());
+}
+
+/// burn keeps one random generator per process and initialises parameters lazily: a model built
+/// on one thread (to load weights into, or to start a federation) used to draw from the
+/// generator that a seeded training on another thread was drawing from, so a federation gave a
+/// different model whenever another ran beside it (found as a flaky CI failure).
+#[test]
+fn a_federation_is_reproducible_while_another_runs_beside_it() {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let run = |seed: u64, rounds: usize| {
+        let (sites, _) = stations(seed);
+        let device = Device::flex();
+        let mut parts: Vec<Box<dyn Participant>> = sites
+            .iter()
+            .map(|(s, tr, va)| {
+                Box::new(LocalStation::new(
+                    s.clone(),
+                    tr.clone(),
+                    va.clone(),
+                    device.clone(),
+                )) as Box<dyn Participant>
+            })
+            .collect();
+        run_federation(
+            &mut parts,
+            &config(rounds, Strategy::FedAvg),
+            &device,
+            &|_| {},
+        )
+        .unwrap()
+        .weights
+    };
+    let alone = run(19, 2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                run(17, 1);
+            }
+        });
+        for _ in 0..4 {
+            let beside = run(19, 2);
+            let max_diff = alone
+                .iter()
+                .zip(&beside)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(max_diff == 0.0, "the model changed by {max_diff}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
 }

@@ -85,13 +85,24 @@ pub struct MultimodalModel {
 impl MultimodalModel {
     pub fn new(config: &ModelConfig, device: &Device) -> Result<Self, NnError> {
         config.validate()?;
+        // Initialisation draws from burn's process-wide generator; see [`crate::rng`]. burn
+        // initialises parameters lazily, on first use, so they are materialised here, while the
+        // generator is held, rather than wherever the model is first read.
+        Ok(crate::rng::exclusive(|| {
+            let model = Self::build(config, device);
+            model.visit(&mut Materialise);
+            model
+        }))
+    }
+
+    fn build(config: &ModelConfig, device: &Device) -> Self {
         let m = config.modalities;
         let d = config.embed_dim;
         let head_in = match config.fusion {
             FusionKind::Concat => 4 * d + 4,
             FusionKind::GatedAttention | FusionKind::Additive => d,
         };
-        Ok(Self {
+        Self {
             image: m.image.then(|| ImageEncoder::new(&config.image, d, device)),
             clinical: m.clinical.then(|| {
                 TabularEncoder::new(
@@ -130,7 +141,7 @@ impl MultimodalModel {
             }),
             enabled: m.as_array(),
             embed_dim: d,
-        })
+        }
     }
 
     /// Late fusion assembled from single-modality models (stacking).
@@ -352,4 +363,13 @@ pub fn modality_bce_with_logits(
         .float(); // [1, 4]
     let n = has.clone().sum().clamp_min(1.0);
     (per_modality * has).sum() / n
+}
+
+/// Forces burn's lazily initialised parameters to draw their values now.
+struct Materialise;
+
+impl burn::module::ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod fusion;
 pub mod image;
 pub mod params;
+pub mod rng;
 pub mod store;
 pub mod text;
 pub mod tokenizer;

@@ -119,7 +119,7 @@ fn wrong_input_width_is_a_clear_error() {
 fn training_lowers_the_loss_for_every_single_modality_model() {
     let _guard = lock();
     let device = Device::flex().autodiff();
-    device.seed(3);
+    let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 3);
     let data = samples(16);
     let refs: Vec<&Sample> = data.iter().collect();
     for m in 0..4 {
@@ -188,7 +188,7 @@ fn same_seed_same_initial_weights() {
     let cfg = config(FusionKind::GatedAttention, ModalitySet::ALL);
     let make = || {
         let device = Device::flex();
-        device.seed(11);
+        let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 11);
         let m = MultimodalModel::new(&cfg, &device).unwrap();
         let data = samples(3);
         let refs: Vec<&Sample> = data.iter().collect();
@@ -209,7 +209,7 @@ fn same_seed_same_initial_weights() {
 fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
     let _guard = lock();
     let device = Device::flex();
-    device.seed(11);
+    let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 11);
     let data = samples(10);
     let refs: Vec<&Sample> = data.iter().collect();
     let members: Vec<MultimodalModel> = (0..4)

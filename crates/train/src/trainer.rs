@@ -465,7 +465,7 @@ pub fn train_local_round(
         1.0
     };
     let train_device = device.clone().autodiff();
-    train_device.seed(round.seed);
+    let _rng = oncolens_nn::rng::SeededRng::acquire(&train_device, round.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(round.seed);
     let model = MultimodalModel::new(config, &train_device)?;
     let mut model = oncolens_nn::params::unflatten(model, global)?;
@@ -557,7 +557,7 @@ pub fn train_model(
     let pos_weight = n_neg as f64 / n_pos as f64;
 
     let train_device = device.clone().autodiff();
-    train_device.seed(cfg.seed);
+    let _rng = oncolens_nn::rng::SeededRng::acquire(&train_device, cfg.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut model = MultimodalModel::new(&config, &train_device)?;
     let mut optim = AdamWConfig::new()

@@ -98,7 +98,7 @@ fn train() -> MultimodalModel {
     let t = std::time::Instant::now();
     let device = Device::flex();
     let ad = device.clone().autodiff();
-    ad.seed(11);
+    let _rng = oncolens_nn::rng::SeededRng::acquire(&ad, 11);
     let cfg = config();
     let (blobs, noises) = data(24, 1);
     let all: Vec<&Sample> = blobs.iter().chain(&noises).collect();
