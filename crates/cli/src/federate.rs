@@ -10,7 +10,7 @@ use oncolens_federated::{
     DropsOut, FederatedConfig, LocalStation, Participant, Strategy, run_federation,
 };
 use oncolens_train::evaluate::{Predictions, per_site, report_json};
-use oncolens_train::split::holdout;
+use oncolens_train::split::{Split, holdout, kfold};
 use serde_json::json;
 
 use crate::learn::{ModelArgs, prepare, train_one};
@@ -80,77 +80,70 @@ pub struct FederateArgs {
     /// Delta of the (epsilon, delta) guarantee.
     #[arg(long, default_value_t = 1e-5)]
     pub dp_delta: f64,
+    /// Evaluate by K-fold cross-validation (K >= 2): every labelled patient is a test patient
+    /// once, and the AUCs are those of the pooled out-of-fold predictions. 0 = one hold-out
+    /// split (25% of patients).
+    #[arg(long, default_value_t = 0)]
+    pub folds: usize,
     #[command(flatten)]
     pub model: ModelArgs,
 }
 
-pub fn run(args: &FederateArgs) -> Result<()> {
-    let device = oncolens_nn::default_device();
-    let modalities = args.model.modality_set()?;
-    let cfg = args.model.train_config()?;
-    let strategy = Strategy::by_name(match args.strategy {
-        StrategyArg::Fedavg => "fedavg",
-        StrategyArg::Fedprox => "fedprox",
-        StrategyArg::Fedadam => "fedadam",
-    })
-    .context("unknown strategy")?;
-    if args.rounds == 0 {
-        bail!("--rounds must be at least 1");
-    }
-    let drop_out = match &args.drop_station {
-        Some(spec) => {
-            let (site, round) = spec
-                .rsplit_once(':')
-                .with_context(|| format!("--drop-station {spec}: expected SITE:ROUND"))?;
-            let round: usize = round
-                .parse()
-                .with_context(|| format!("--drop-station {spec}: ROUND is not a number"))?;
-            Some((site.to_owned(), round))
-        }
-        None => None,
-    };
-    let cases = prepare(&args.cohort, &cfg.image_input, args.model.positive_from)?;
-    // The same patient-level split as `oncolens train`: test patients are never seen by either
-    // the federation or the centralised model.
-    let split = holdout(&cases, 0.25, 0.2, cfg.seed);
-    let mut sites: Vec<String> = cases.iter().map(|c| c.site.clone()).collect();
-    sites.sort();
-    sites.dedup();
-    if sites.len() < 2 {
-        bail!(
-            "{}: federated learning needs at least two sites, found {}",
-            args.cohort.display(),
-            sites.len()
-        );
-    }
-    if let Some((site, _)) = &drop_out
-        && !sites.contains(site)
-    {
-        bail!(
-            "--drop-station: no site `{site}` (sites: {})",
-            sites.join(", ")
-        );
-    }
+/// One evaluation split's results: both models' predictions on its test patients.
+struct SplitResult {
+    central: Predictions,
+    central_threshold: f64,
+    central_best_epoch: usize,
+    fed: Predictions,
+    fed_model: oncolens_federated::FederatedModel,
+    audit_logs: Vec<String>,
+}
 
+/// What every split shares: the parsed arguments and the cohort.
+struct Setup<'a> {
+    args: &'a FederateArgs,
+    cases: &'a [oncolens_train::PreparedCase],
+    sites: &'a [String],
+    drop_out: &'a Option<(String, usize)>,
+    fed_cfg: &'a FederatedConfig,
+    device: &'a oncolens_nn::Device,
+}
+
+/// Trains the centralised model and runs the federation on one split; both predict the split's
+/// test patients, which neither saw.
+fn run_split(
+    setup: &Setup<'_>,
+    split: &Split,
+    stations_dir: &std::path::Path,
+) -> Result<SplitResult> {
+    let Setup {
+        args,
+        cases,
+        sites,
+        drop_out,
+        fed_cfg,
+        device,
+    } = *setup;
     eprintln!("centralised: the same model on the pooled patients");
-    let central = train_one(&cases, &split, modalities, &cfg, &device, "centralised")?;
+    let central = train_one(
+        cases,
+        split,
+        fed_cfg.modalities,
+        &fed_cfg.train,
+        device,
+        "centralised",
+    )?;
     let test_refs: Vec<&oncolens_train::PreparedCase> =
         split.test.iter().map(|&i| &cases[i]).collect();
-    let central_logits = central.logits(&test_refs, &device)?;
+    let central_logits = central.logits(&test_refs, device)?;
     let central_pred = Predictions::new(
         &test_refs,
         central_logits.clone(),
         oncolens_metrics::apply_temperature(&central_logits, 1.0)?,
     );
 
-    if args.tls && args.transport != Transport::Loopback {
-        bail!("--tls needs --transport loopback");
-    }
-    if args.transport == Transport::Loopback && drop_out.is_some() {
-        bail!("--drop-station simulates a drop-out in process; use --transport in-process");
-    }
     let mut locals: Vec<(String, LocalStation)> = Vec::new();
-    for site in &sites {
+    for site in sites {
         let pick = |idx: &[usize]| -> Vec<oncolens_train::PreparedCase> {
             idx.iter()
                 .filter(|&&i| cases[i].site == *site)
@@ -181,7 +174,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     let mut stations: Vec<Box<dyn Participant>> = match args.transport {
         Transport::InProcess => locals
             .into_iter()
-            .map(|(site, station)| match &drop_out {
+            .map(|(site, station)| match drop_out {
                 Some((s, round)) if *s == site => Box::new(DropsOut::new(
                     station,
                     *round,
@@ -193,7 +186,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         Transport::Loopback => {
             let mut s = oncolens_federated::remote::LoopbackStations::start(
                 locals,
-                &args.out.join("stations"),
+                stations_dir,
                 args.tls,
             )?;
             for (site, url) in &s.urls {
@@ -204,26 +197,16 @@ pub fn run(args: &FederateArgs) -> Result<()> {
             parts
         }
     };
-    let fed_cfg = FederatedConfig {
-        rounds: args.rounds,
-        local_epochs: args.local_epochs.max(1),
-        strategy,
-        min_participants: 2,
-        min_cell: args.min_cell,
-        modalities,
-        train: cfg.clone(),
-        secure_aggregation: args.secure_aggregation,
-    };
     eprintln!(
         "federated: {} stations ({}), {} rounds of {} local epochs, {}",
         sites.len(),
         sites.join(", "),
-        args.rounds,
+        fed_cfg.rounds,
         fed_cfg.local_epochs,
-        strategy.name()
+        fed_cfg.strategy.name()
     );
-    let bar = progress::bar(args.rounds as u64, "federated rounds");
-    let fed = run_federation(&mut stations, &fed_cfg, &device, &|log| {
+    let bar = progress::bar(fed_cfg.rounds as u64, "federated rounds");
+    let fed = run_federation(&mut stations, fed_cfg, device, &|log| {
         bar.set_position(log.round as u64);
         for (site, why) in &log.dropped {
             bar.println(format!("round {}: {site} left out: {why}", log.round));
@@ -241,7 +224,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         .unwrap_or_default();
     // Stop the loopback station servers before the evaluation.
     drop(servers);
-    let global = fed.model(&device)?;
+    let global = fed.model(device)?;
     let samples: Vec<_> = test_refs
         .iter()
         .map(|c| fed.preprocessor.sample(c))
@@ -251,25 +234,173 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         &fed.config,
         &samples,
         fed.preprocessor.image_input.side(),
-        &device,
+        device,
     )?;
     let fed_pred = Predictions::new(
         &test_refs,
         fed_logits.clone(),
         oncolens_metrics::apply_temperature(&fed_logits, 1.0)?,
     );
+    Ok(SplitResult {
+        central: central_pred,
+        central_threshold: central.threshold,
+        central_best_epoch: central.best_epoch,
+        fed: fed_pred,
+        fed_model: fed,
+        audit_logs,
+    })
+}
 
+/// Saves a federated global model as a model folder that `predict` and `explain` read.
+fn save_federated(
+    dir: &std::path::Path,
+    fed: &oncolens_federated::FederatedModel,
+    about: serde_json::Value,
+    device: &oncolens_nn::Device,
+) -> Result<()> {
+    let saved = oncolens_train::TrainedModel {
+        model: fed.model(device)?,
+        config: fed.config.clone(),
+        preprocessor: fed.preprocessor.clone(),
+        temperature: 1.0,
+        threshold: 0.5,
+        history: Vec::new(),
+        best_epoch: fed.best_round,
+        best_val_auc: fed
+            .history
+            .get(fed.best_round.saturating_sub(1))
+            .and_then(|h| h.val_auc),
+    };
+    oncolens_train::model_dir::save_model(dir, &saved, about)?;
+    Ok(())
+}
+
+pub fn run(args: &FederateArgs) -> Result<()> {
+    let device = oncolens_nn::default_device();
+    let modalities = args.model.modality_set()?;
+    let cfg = args.model.train_config()?;
+    let strategy = Strategy::by_name(match args.strategy {
+        StrategyArg::Fedavg => "fedavg",
+        StrategyArg::Fedprox => "fedprox",
+        StrategyArg::Fedadam => "fedadam",
+    })
+    .context("unknown strategy")?;
+    if args.rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    if args.folds == 1 {
+        bail!("--folds must be 0 (one hold-out split) or at least 2");
+    }
+    if args.tls && args.transport != Transport::Loopback {
+        bail!("--tls needs --transport loopback");
+    }
+    let drop_out = match &args.drop_station {
+        Some(spec) => {
+            let (site, round) = spec
+                .rsplit_once(':')
+                .with_context(|| format!("--drop-station {spec}: expected SITE:ROUND"))?;
+            let round: usize = round
+                .parse()
+                .with_context(|| format!("--drop-station {spec}: ROUND is not a number"))?;
+            Some((site.to_owned(), round))
+        }
+        None => None,
+    };
+    if args.transport == Transport::Loopback && drop_out.is_some() {
+        bail!("--drop-station simulates a drop-out in process; use --transport in-process");
+    }
+    let cases = prepare(&args.cohort, &cfg.image_input, args.model.positive_from)?;
+    let mut sites: Vec<String> = cases.iter().map(|c| c.site.clone()).collect();
+    sites.sort();
+    sites.dedup();
+    if sites.len() < 2 {
+        bail!(
+            "{}: federated learning needs at least two sites, found {}",
+            args.cohort.display(),
+            sites.len()
+        );
+    }
+    if let Some((site, _)) = &drop_out
+        && !sites.contains(site)
+    {
+        bail!(
+            "--drop-station: no site `{site}` (sites: {})",
+            sites.join(", ")
+        );
+    }
+    // The same patient-level splits as `oncolens train`: test patients are never seen by either
+    // the federation or the centralised model.
+    let splits = if args.folds >= 2 {
+        kfold(&cases, args.folds, 0.2, cfg.seed)
+    } else {
+        vec![holdout(&cases, 0.25, 0.2, cfg.seed)]
+    };
+    let fed_cfg = FederatedConfig {
+        rounds: args.rounds,
+        local_epochs: args.local_epochs.max(1),
+        strategy,
+        min_participants: 2,
+        min_cell: args.min_cell,
+        modalities,
+        train: cfg.clone(),
+        secure_aggregation: args.secure_aggregation,
+    };
+    let setup = Setup {
+        args,
+        cases: &cases,
+        sites: &sites,
+        drop_out: &drop_out,
+        fed_cfg: &fed_cfg,
+        device: &device,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let seed = cfg.seed;
+    let cross_validated = splits.len() > 1;
+    let about = json!({"federated": {"strategy": strategy.name(), "rounds": args.rounds, "stations": sites.len()}});
+    let mut results = Vec::new();
+    for (k, split) in splits.iter().enumerate() {
+        let (stations_dir, model_dir) = if cross_validated {
+            eprintln!("fold {} of {}", k + 1, splits.len());
+            let fold = args.out.join("folds").join(format!("fold{}", k + 1));
+            (fold.join("stations"), fold.join("model"))
+        } else {
+            (args.out.join("stations"), args.out.join("model"))
+        };
+        let r = run_split(&setup, split, &stations_dir)?;
+        save_federated(&model_dir, &r.fed_model, about.clone(), &device)?;
+        results.push(r);
+    }
+
+    // Pooled predictions: with one split, its test patients; with K folds, every labelled
+    // patient once, predicted by the models of the fold that held it out.
+    let mut central_pred = Predictions::default();
+    let mut fed_pred = Predictions::default();
+    for r in &results {
+        central_pred.extend(r.central.clone());
+        fed_pred.extend(r.fed.clone());
+    }
+    // One split keeps the centralised model's own validation threshold; pooled folds have one
+    // threshold per fold, so the pooled thresholded metrics use 0.5 for both models.
+    let central_threshold = if cross_validated {
+        0.5
+    } else {
+        results[0].central_threshold
+    };
     let mut fed_json = report_json(&fed_pred, 0.5, seed);
-    let mut central_json = report_json(&central_pred, central.threshold, seed);
+    let mut central_json = report_json(&central_pred, central_threshold, seed);
     let fed_sites: BTreeMap<String, serde_json::Value> = per_site(&fed_pred, 0.5, seed);
-    let central_sites = per_site(&central_pred, central.threshold, seed);
+    let central_sites = per_site(&central_pred, central_threshold, seed);
+    let audit_logs: Vec<String> = results
+        .iter()
+        .flat_map(|r| r.audit_logs.iter().cloned())
+        .collect();
+    let fold_auc = |p: &Predictions| oncolens_metrics::roc_auc(&p.logits, &p.labels).ok();
     if let Some(o) = fed_json.as_object_mut() {
         o.insert("per_site".into(), json!(fed_sites));
         o.insert("strategy".into(), json!(strategy));
         o.insert("rounds".into(), json!(args.rounds));
         o.insert("local_epochs".into(), json!(fed_cfg.local_epochs));
-        o.insert("best_round".into(), json!(fed.best_round));
         o.insert("secure_aggregation".into(), json!(args.secure_aggregation));
         o.insert(
             "transport".into(),
@@ -289,55 +420,90 @@ pub fn run(args: &FederateArgs) -> Result<()> {
                        "epsilon_budget": args.dp_epsilon, "delta": args.dp_delta}),
             );
         }
-        o.insert("history".into(), json!(fed.history));
+        if cross_validated {
+            let folds: Vec<serde_json::Value> = results
+                .iter()
+                .enumerate()
+                .map(|(k, r)| {
+                    json!({"fold": k + 1, "test_patients": r.fed.labels.len(),
+                           "auc": fold_auc(&r.fed), "best_round": r.fed_model.best_round,
+                           "history": r.fed_model.history})
+                })
+                .collect();
+            o.insert("folds".into(), json!(folds));
+        } else {
+            o.insert("best_round".into(), json!(results[0].fed_model.best_round));
+            o.insert("history".into(), json!(results[0].fed_model.history));
+        }
     }
     if let Some(o) = central_json.as_object_mut() {
         o.insert("per_site".into(), json!(central_sites));
-        o.insert("best_epoch".into(), json!(central.best_epoch));
+        if cross_validated {
+            let folds: Vec<serde_json::Value> = results
+                .iter()
+                .enumerate()
+                .map(|(k, r)| {
+                    json!({"fold": k + 1, "auc": fold_auc(&r.central),
+                           "best_epoch": r.central_best_epoch})
+                })
+                .collect();
+            o.insert("folds".into(), json!(folds));
+        } else {
+            o.insert("best_epoch".into(), json!(results[0].central_best_epoch));
+        }
     }
     let auc = |v: &serde_json::Value| v.get("auc").and_then(serde_json::Value::as_f64);
     let difference = match (auc(&fed_json), auc(&central_json)) {
         (Some(f), Some(c)) => Some(f - c),
         _ => None,
     };
+    // Both models scored the same patients: a paired bootstrap of the difference.
+    let difference_ci = oncolens_metrics::bootstrap_auc_difference_ci(
+        &fed_pred.logits,
+        &central_pred.logits,
+        &fed_pred.labels,
+        2000,
+        0.95,
+        seed,
+    )
+    .ok();
+    let evaluation = if cross_validated {
+        format!(
+            "{}-fold stratified cross-validation; AUCs of the pooled out-of-fold predictions",
+            splits.len()
+        )
+    } else {
+        "one hold-out split (25% of patients)".to_owned()
+    };
     let metrics = json!({
         "federated": fed_json,
         "centralised": central_json,
         "auc_difference": difference,
-        "test_patients": split.test.len(),
+        "auc_difference_ci95": difference_ci,
+        "evaluation": evaluation,
+        "test_patients": fed_pred.labels.len(),
         "stations": sites,
         "modalities": modalities.names(),
         "note": "test AUC on the same held-out patients; the federated model is the global \
                  model of the round with the best example-weighted validation AUC reported by \
-                 the stations; it is not temperature-scaled (probabilities = sigmoid(logit))",
+                 the stations; it is not temperature-scaled (probabilities = sigmoid(logit)); \
+                 auc_difference_ci95 is a paired bootstrap over patients (2000 resamples)",
     });
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join("metrics.json");
     oncolens_core::fs::write_atomic(&path, &serde_json::to_vec_pretty(&metrics)?)
         .with_context(|| format!("writing {}", path.display()))?;
-    let saved = oncolens_train::TrainedModel {
-        model: global,
-        config: fed.config.clone(),
-        preprocessor: fed.preprocessor.clone(),
-        temperature: 1.0,
-        threshold: 0.5,
-        history: Vec::new(),
-        best_epoch: fed.best_round,
-        best_val_auc: fed
-            .history
-            .get(fed.best_round.saturating_sub(1))
-            .and_then(|h| h.val_auc),
-    };
-    oncolens_train::model_dir::save_model(
-        &args.out.join("model"),
-        &saved,
-        json!({"federated": {"strategy": strategy.name(), "rounds": args.rounds, "stations": sites.len()}}),
-    )?;
     let fmt = |v: Option<f64>| v.map_or("n/a".to_owned(), |a| format!("{a:.3}"));
+    let ci = difference_ci.map_or(String::new(), |(lo, hi)| {
+        format!(", 95% CI [{lo:+.3}, {hi:+.3}]")
+    });
     println!(
-        "test AUC ({} patients): federated {} vs centralised {} (difference {})",
-        split.test.len(),
+        "test AUC ({} patients, {}): federated {} vs centralised {} (difference {}{ci})",
+        fed_pred.labels.len(),
+        if cross_validated {
+            format!("{}-fold out-of-fold", splits.len())
+        } else {
+            "hold-out".to_owned()
+        },
         fmt(auc(&metrics["federated"])),
         fmt(auc(&metrics["centralised"])),
         fmt(difference)

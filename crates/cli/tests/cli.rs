@@ -447,6 +447,46 @@ fn demo_runs_end_to_end_at_tiny_size() {
     }
     assert!(fed.join("model").join("weights.safetensors").is_file());
 
+    // federate --folds: every labelled patient is predicted once by both models, and the
+    // paired interval of the difference holds the difference.
+    let cv = dir.path().join("fed_cv");
+    let o = oncolens(&[
+        "federate",
+        "--cohort",
+        cohort.to_str().unwrap(),
+        "--out",
+        cv.to_str().unwrap(),
+        "--rounds",
+        "1",
+        "--local-epochs",
+        "1",
+        "--epochs",
+        "1",
+        "--crop-side",
+        "8",
+        "--crop-spacing-mm",
+        "12",
+        "--min-cell",
+        "1",
+        "--folds",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cv.join("metrics.json")).unwrap()).unwrap();
+    let folds = m["federated"]["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 2);
+    let per_fold: u64 = folds
+        .iter()
+        .map(|f| f["test_patients"].as_u64().unwrap())
+        .sum();
+    assert_eq!(m["test_patients"].as_u64().unwrap(), per_fold);
+    let d = m["auc_difference"].as_f64().unwrap();
+    let ci = m["auc_difference_ci95"].as_array().unwrap();
+    let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+    assert!(lo <= d && d <= hi, "{d} not in [{lo}, {hi}]");
+    assert!(cv.join("folds/fold2/model/weights.safetensors").is_file());
+
     // station make-ca writes a CA and one identity per name.
     let pki = dir.path().join("pki");
     let o = oncolens(&[
