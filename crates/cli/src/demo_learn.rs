@@ -218,6 +218,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     let test_refs: Vec<&PreparedCase> = split.test.iter().map(|&i| &cases[i]).collect();
     let contributions = modality_contributions(&late, &test_refs, &device)?;
     let fit = late.fit.clone();
+    let out_of_fold_auc: BTreeMap<&str, f64> = late.out_of_fold_auc.iter().copied().collect();
     let mut trained: Vec<(&'static str, TrainedModel, TrainConfig)> = vec![(
         "fused",
         late.fused,
@@ -406,7 +407,13 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "weights": oncolens_nn::MODALITIES.iter().zip(fit.weights).map(|(n, w)| (*n, w)).collect::<BTreeMap<_, _>>(),
             "bias": fit.bias,
             "l2": fit.l2,
-            "fitted_on_validation_patients": fit.fitted_on,
+            "fitted_on_patients": fit.fitted_on,
+            "member_out_of_fold_auc": out_of_fold_auc,
+            "fitted_on": if cfg.stack_folds >= 2 && fit.fitted_on > split.val.len() {
+                format!("out-of-fold member logits of the training and validation patients ({} cross-fitting folds)", cfg.stack_folds)
+            } else {
+                "member logits on the validation patients".to_owned()
+            },
         },
         "attribution_in_lesion": attribution,
         "faithfulness": faith_summary,

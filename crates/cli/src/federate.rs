@@ -27,6 +27,15 @@ pub enum StrategyArg {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Partition {
+    /// One station per site of the cohort (the real federation).
+    Sites,
+    /// As many stations as sites, each given a random, label-stratified share of the patients
+    /// (an IID control: what federated averaging does when the stations do not differ).
+    Random,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Transport {
     InProcess,
     Loopback,
@@ -85,15 +94,22 @@ pub struct FederateArgs {
     /// split (25% of patients).
     #[arg(long, default_value_t = 0)]
     pub folds: usize,
+    /// How patients are assigned to stations: by site, or at random (an IID control).
+    #[arg(long, value_enum, default_value_t = Partition::Sites)]
+    pub partition: Partition,
     #[command(flatten)]
     pub model: ModelArgs,
 }
 
 /// One evaluation split's results: both models' predictions on its test patients.
 struct SplitResult {
+    /// The federation's loop and schedule on one station holding every training patient.
     central: Predictions,
-    central_threshold: f64,
-    central_best_epoch: usize,
+    central_model: oncolens_federated::FederatedModel,
+    /// `oncolens train`'s own schedule (early stopping on validation AUC).
+    early: Predictions,
+    early_threshold: f64,
+    early_best_epoch: usize,
     fed: Predictions,
     fed_model: oncolens_federated::FederatedModel,
     audit_logs: Vec<String>,
@@ -104,6 +120,8 @@ struct Setup<'a> {
     args: &'a FederateArgs,
     cases: &'a [oncolens_train::PreparedCase],
     sites: &'a [String],
+    /// The station of each case (its site, or a random share with `--partition random`).
+    station_of: &'a [String],
     drop_out: &'a Option<(String, usize)>,
     fed_cfg: &'a FederatedConfig,
     device: &'a oncolens_nn::Device,
@@ -120,33 +138,59 @@ fn run_split(
         args,
         cases,
         sites,
+        station_of,
         drop_out,
         fed_cfg,
         device,
     } = *setup;
-    eprintln!("centralised: the same model on the pooled patients");
-    let central = train_one(
+    let test_refs: Vec<&oncolens_train::PreparedCase> =
+        split.test.iter().map(|&i| &cases[i]).collect();
+    let pick_all = |idx: &[usize]| -> Vec<oncolens_train::PreparedCase> {
+        idx.iter().map(|&i| cases[i].clone()).collect()
+    };
+    // The centralised comparison runs the federation's own code with one station that holds
+    // every training patient: the same local loop, rounds, optimiser resets and round
+    // selection, so the only difference from the federated model is that the data are pooled.
+    eprintln!("centralised: the same rounds on one station holding the pooled patients");
+    let mut pooled: Vec<Box<dyn Participant>> = vec![Box::new(LocalStation::new(
+        String::from("pooled"),
+        pick_all(&split.train),
+        pick_all(&split.val),
+        device.clone(),
+    ))];
+    let pooled_cfg = FederatedConfig {
+        strategy: Strategy::FedAvg,
+        min_participants: 1,
+        secure_aggregation: false,
+        ..fed_cfg.clone()
+    };
+    let bar = progress::bar(fed_cfg.rounds as u64, "centralised rounds");
+    let central_model = run_federation(&mut pooled, &pooled_cfg, device, &|log| {
+        bar.set_position(log.round as u64)
+    })?;
+    bar.finish_and_clear();
+    let central_pred = predict_federated(&central_model, &test_refs, device)?;
+    eprintln!("centralised: `oncolens train` (early stopping on validation AUC)");
+    let early = train_one(
         cases,
         split,
         fed_cfg.modalities,
         &fed_cfg.train,
         device,
-        "centralised",
+        "centralised (early stopping)",
     )?;
-    let test_refs: Vec<&oncolens_train::PreparedCase> =
-        split.test.iter().map(|&i| &cases[i]).collect();
-    let central_logits = central.logits(&test_refs, device)?;
-    let central_pred = Predictions::new(
+    let early_logits = early.logits(&test_refs, device)?;
+    let early_pred = Predictions::new(
         &test_refs,
-        central_logits.clone(),
-        oncolens_metrics::apply_temperature(&central_logits, 1.0)?,
+        early_logits.clone(),
+        oncolens_metrics::apply_temperature(&early_logits, 1.0)?,
     );
 
     let mut locals: Vec<(String, LocalStation)> = Vec::new();
     for site in sites {
         let pick = |idx: &[usize]| -> Vec<oncolens_train::PreparedCase> {
             idx.iter()
-                .filter(|&&i| cases[i].site == *site)
+                .filter(|&&i| station_of[i] == *site)
                 .map(|&i| cases[i].clone())
                 .collect()
         };
@@ -224,31 +268,39 @@ fn run_split(
         .unwrap_or_default();
     // Stop the loopback station servers before the evaluation.
     drop(servers);
+    let fed_pred = predict_federated(&fed, &test_refs, device)?;
+    Ok(SplitResult {
+        central: central_pred,
+        central_model,
+        early: early_pred,
+        early_threshold: early.threshold,
+        early_best_epoch: early.best_epoch,
+        fed: fed_pred,
+        fed_model: fed,
+        audit_logs,
+    })
+}
+
+/// A federated global model's predictions (probabilities = sigmoid of the logit).
+fn predict_federated(
+    fed: &oncolens_federated::FederatedModel,
+    test: &[&oncolens_train::PreparedCase],
+    device: &oncolens_nn::Device,
+) -> Result<Predictions> {
     let global = fed.model(device)?;
-    let samples: Vec<_> = test_refs
-        .iter()
-        .map(|c| fed.preprocessor.sample(c))
-        .collect();
-    let fed_logits = oncolens_train::trainer::predict_logits(
+    let samples: Vec<_> = test.iter().map(|c| fed.preprocessor.sample(c)).collect();
+    let logits = oncolens_train::trainer::predict_logits(
         &global,
         &fed.config,
         &samples,
         fed.preprocessor.image_input.side(),
         device,
     )?;
-    let fed_pred = Predictions::new(
-        &test_refs,
-        fed_logits.clone(),
-        oncolens_metrics::apply_temperature(&fed_logits, 1.0)?,
-    );
-    Ok(SplitResult {
-        central: central_pred,
-        central_threshold: central.threshold,
-        central_best_epoch: central.best_epoch,
-        fed: fed_pred,
-        fed_model: fed,
-        audit_logs,
-    })
+    Ok(Predictions::new(
+        test,
+        logits.clone(),
+        oncolens_metrics::apply_temperature(&logits, 1.0)?,
+    ))
 }
 
 /// Saves a federated global model as a model folder that `predict` and `explain` read.
@@ -320,6 +372,22 @@ pub fn run(args: &FederateArgs) -> Result<()> {
             sites.len()
         );
     }
+    let station_of: Vec<String> = match args.partition {
+        Partition::Sites => cases.iter().map(|c| c.site.clone()).collect(),
+        Partition::Random => {
+            let all: Vec<usize> = (0..cases.len()).collect();
+            let shares =
+                oncolens_train::split::stratified_folds(&cases, &all, sites.len(), cfg.seed ^ 0x1d);
+            sites = (1..=shares.len()).map(|k| format!("random_{k}")).collect();
+            let mut of = vec![String::new(); cases.len()];
+            for (k, share) in shares.iter().enumerate() {
+                for &i in share {
+                    of[i] = sites[k].clone();
+                }
+            }
+            of
+        }
+    };
     if let Some((site, _)) = &drop_out
         && !sites.contains(site)
     {
@@ -349,6 +417,7 @@ pub fn run(args: &FederateArgs) -> Result<()> {
         args,
         cases: &cases,
         sites: &sites,
+        station_of: &station_of,
         drop_out: &drop_out,
         fed_cfg: &fed_cfg,
         device: &device,
@@ -375,22 +444,25 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     // Pooled predictions: with one split, its test patients; with K folds, every labelled
     // patient once, predicted by the models of the fold that held it out.
     let mut central_pred = Predictions::default();
+    let mut early_pred = Predictions::default();
     let mut fed_pred = Predictions::default();
     for r in &results {
         central_pred.extend(r.central.clone());
+        early_pred.extend(r.early.clone());
         fed_pred.extend(r.fed.clone());
     }
-    // One split keeps the centralised model's own validation threshold; pooled folds have one
-    // threshold per fold, so the pooled thresholded metrics use 0.5 for both models.
-    let central_threshold = if cross_validated {
+    // The round-based models use 0.5. One split keeps the early-stopped model's own validation
+    // threshold; pooled folds have one threshold per fold, so they use 0.5 as well.
+    let early_threshold = if cross_validated {
         0.5
     } else {
-        results[0].central_threshold
+        results[0].early_threshold
     };
     let mut fed_json = report_json(&fed_pred, 0.5, seed);
-    let mut central_json = report_json(&central_pred, central_threshold, seed);
+    let mut central_json = report_json(&central_pred, 0.5, seed);
+    let mut early_json = report_json(&early_pred, early_threshold, seed);
     let fed_sites: BTreeMap<String, serde_json::Value> = per_site(&fed_pred, 0.5, seed);
-    let central_sites = per_site(&central_pred, central_threshold, seed);
+    let central_sites = per_site(&central_pred, 0.5, seed);
     let audit_logs: Vec<String> = results
         .iter()
         .flat_map(|r| r.audit_logs.iter().cloned())
@@ -438,18 +510,49 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     }
     if let Some(o) = central_json.as_object_mut() {
         o.insert("per_site".into(), json!(central_sites));
+        o.insert(
+            "schedule".into(),
+            json!(
+                "the federated rounds on one station holding every training patient (FedAvg \
+                   with one participant): same local loop, rounds, optimiser resets and round \
+                   selection"
+            ),
+        );
         if cross_validated {
             let folds: Vec<serde_json::Value> = results
                 .iter()
                 .enumerate()
                 .map(|(k, r)| {
                     json!({"fold": k + 1, "auc": fold_auc(&r.central),
-                           "best_epoch": r.central_best_epoch})
+                           "best_round": r.central_model.best_round})
                 })
                 .collect();
             o.insert("folds".into(), json!(folds));
         } else {
-            o.insert("best_epoch".into(), json!(results[0].central_best_epoch));
+            o.insert(
+                "best_round".into(),
+                json!(results[0].central_model.best_round),
+            );
+            o.insert("history".into(), json!(results[0].central_model.history));
+        }
+    }
+    if let Some(o) = early_json.as_object_mut() {
+        o.insert(
+            "schedule".into(),
+            json!("`oncolens train`: early stopping on validation AUC"),
+        );
+        if cross_validated {
+            let folds: Vec<serde_json::Value> = results
+                .iter()
+                .enumerate()
+                .map(|(k, r)| {
+                    json!({"fold": k + 1, "auc": fold_auc(&r.early),
+                           "best_epoch": r.early_best_epoch})
+                })
+                .collect();
+            o.insert("folds".into(), json!(folds));
+        } else {
+            o.insert("best_epoch".into(), json!(results[0].early_best_epoch));
         }
     }
     let auc = |v: &serde_json::Value| v.get("auc").and_then(serde_json::Value::as_f64);
@@ -478,16 +581,22 @@ pub fn run(args: &FederateArgs) -> Result<()> {
     let metrics = json!({
         "federated": fed_json,
         "centralised": central_json,
+        "centralised_early_stopping": early_json,
         "auc_difference": difference,
         "auc_difference_ci95": difference_ci,
         "evaluation": evaluation,
         "test_patients": fed_pred.labels.len(),
         "stations": sites,
+        "partition": match args.partition {
+            Partition::Sites => "one station per site",
+            Partition::Random => "random label-stratified shares (IID control)",
+        },
         "modalities": modalities.names(),
         "note": "test AUC on the same held-out patients; the federated model is the global \
                  model of the round with the best example-weighted validation AUC reported by \
                  the stations; it is not temperature-scaled (probabilities = sigmoid(logit)); \
-                 auc_difference_ci95 is a paired bootstrap over patients (2000 resamples)",
+                 auc_difference = federated - centralised (same schedule on pooled patients), \
+                 auc_difference_ci95 a paired bootstrap over patients (2000 resamples)",
     });
     let path = args.out.join("metrics.json");
     oncolens_core::fs::write_atomic(&path, &serde_json::to_vec_pretty(&metrics)?)

@@ -7,7 +7,10 @@ use anyhow::{Context, Result, bail};
 use oncolens_nn::{Device, FusionKind, ModalitySet};
 use oncolens_train::cases::{ImageInput, PreparedCase};
 use oncolens_train::evaluate::{Predictions, per_site, report_json};
-use oncolens_train::split::{Split, holdout, kfold, leave_one_site_out};
+use oncolens_train::split::{
+    Split, carve_validation, holdout, kfold, leave_one_site_out, stratified_folds,
+};
+use oncolens_train::stack::StackOn;
 use oncolens_train::{TrainConfig, TrainedModel, model_dir};
 use oncolens_transforms::CropSpec;
 
@@ -33,6 +36,10 @@ pub struct ModelArgs {
     /// Maximum number of epochs (early stopping on validation AUC usually stops sooner).
     #[arg(long, default_value_t = 40)]
     pub epochs: usize,
+    /// With `--fusion late`: cross-fitting folds for the stacking weights (each trains every
+    /// single-modality member again); 0 fits them on the validation patients only.
+    #[arg(long, default_value_t = TrainConfig::default().stack_folds)]
+    pub stack_folds: usize,
     /// Random seed of initialisation, shuffling, augmentation and splits.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -136,6 +143,7 @@ impl ModelArgs {
                 SelectArg::Loss => oncolens_train::trainer::SelectOn::Loss,
             },
             image_input: self.image_input()?,
+            stack_folds: self.stack_folds,
             ..TrainConfig::default()
         })
     }
@@ -224,10 +232,15 @@ pub struct LateFusion {
     pub members: Vec<(&'static str, TrainedModel)>,
     /// `(modality name, why not)` for the modalities left out.
     pub skipped: Vec<(&'static str, String)>,
+    /// AUC of each member's out-of-fold logits (the stacker's view of how reliable it is),
+    /// when the weights were cross-fitted.
+    pub out_of_fold_auc: Vec<(&'static str, f64)>,
 }
 
 /// Trains one single-modality model per wanted modality on `split` (each with its own early
-/// stopping) and stacks them on the validation patients ([`oncolens_train::stack`]).
+/// stopping) and stacks them: on out-of-fold logits of the training and validation patients
+/// when `cfg.stack_folds >= 2` (cross-fitting), else on the validation patients
+/// ([`oncolens_train::stack`]).
 pub fn train_late_fusion(
     cases: &[PreparedCase],
     split: &Split,
@@ -236,6 +249,78 @@ pub fn train_late_fusion(
     device: &Device,
     what: &'static str,
 ) -> Result<LateFusion> {
+    let (members, skipped) = train_members(cases, split, modalities, cfg, device, what)?;
+    let parts: [Option<&TrainedModel>; 4] = std::array::from_fn(|m| {
+        members
+            .iter()
+            .find(|(n, _)| *n == oncolens_nn::MODALITIES[m])
+            .map(|(_, t)| t)
+    });
+    let trained = ModalitySet {
+        image: parts[0].is_some(),
+        clinical: parts[1].is_some(),
+        text: parts[2].is_some(),
+        omics: parts[3].is_some(),
+    };
+    let out_of_fold = if cfg.stack_folds >= 2 && trained.count() > 1 {
+        match cross_fitted_logits(cases, split, trained, cfg, device) {
+            Ok(oof) => Some(oof),
+            Err(e) => {
+                eprintln!(
+                    "  cross-fitting the stacking weights failed ({e:#}); fitting them on the \
+                     validation patients"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let out_of_fold_auc = out_of_fold
+        .as_ref()
+        .map(|(logits, labels)| {
+            members
+                .iter()
+                .filter_map(|(name, _)| {
+                    let m = oncolens_nn::MODALITIES.iter().position(|n| n == name)?;
+                    let column: Vec<f64> = logits.iter().map(|row| row[m]).collect();
+                    oncolens_metrics::roc_auc(&column, labels)
+                        .ok()
+                        .map(|auc| (*name, auc))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let stack_on = match &out_of_fold {
+        Some((logits, labels)) => StackOn::OutOfFold { logits, labels },
+        None => StackOn::Validation,
+    };
+    let (fused, fit) =
+        oncolens_train::stack::late_fusion(parts, cases, split, stack_on, LATE_FUSION_L2, device)?;
+    Ok(LateFusion {
+        fused,
+        fit,
+        members,
+        skipped,
+        out_of_fold_auc,
+    })
+}
+
+/// The single-modality members of a late fusion, each trained on `split` with additive fusion
+/// and its own early stopping; modalities that cannot be trained are returned with the reason.
+type Members = (
+    Vec<(&'static str, TrainedModel)>,
+    Vec<(&'static str, String)>,
+);
+
+fn train_members(
+    cases: &[PreparedCase],
+    split: &Split,
+    modalities: ModalitySet,
+    cfg: &TrainConfig,
+    device: &Device,
+    what: &'static str,
+) -> Result<Members> {
     let single_cfg = TrainConfig {
         fusion: FusionKind::Additive,
         modality_dropout: 0.0,
@@ -260,20 +345,57 @@ pub fn train_late_fusion(
             Err(e) => skipped.push((*name, format!("{e:#}"))),
         }
     }
-    let parts: [Option<&TrainedModel>; 4] = std::array::from_fn(|m| {
-        members
-            .iter()
-            .find(|(n, _)| *n == oncolens_nn::MODALITIES[m])
-            .map(|(_, t)| t)
-    });
-    let (fused, fit) =
-        oncolens_train::stack::late_fusion(parts, cases, split, LATE_FUSION_L2, device)?;
-    Ok(LateFusion {
-        fused,
-        fit,
-        members,
-        skipped,
-    })
+    Ok((members, skipped))
+}
+
+/// Out-of-fold member logits for the training and validation patients of `split`: they are
+/// cut into `cfg.stack_folds` stratified folds, and each fold is predicted by members trained
+/// (with their own validation patients carved from the rest) on the other folds. The test
+/// patients are never used. Returns `([patient][modality] logits, labels)`.
+fn cross_fitted_logits(
+    cases: &[PreparedCase],
+    split: &Split,
+    modalities: ModalitySet,
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Result<(Vec<[f64; 4]>, Vec<bool>)> {
+    let pool: Vec<usize> = split
+        .train
+        .iter()
+        .chain(&split.val)
+        .copied()
+        .filter(|&i| cases[i].label.is_some())
+        .collect();
+    let folds = stratified_folds(cases, &pool, cfg.stack_folds, cfg.seed ^ 0x57ac);
+    let mut logits = Vec::with_capacity(pool.len());
+    let mut labels = Vec::with_capacity(pool.len());
+    for (j, fold) in folds.iter().enumerate() {
+        let rest: Vec<usize> = pool.iter().copied().filter(|i| !fold.contains(i)).collect();
+        let (train, val) = carve_validation(cases, &rest, 0.2, cfg.seed + j as u64);
+        let inner = Split {
+            train,
+            val,
+            test: fold.clone(),
+        };
+        let (members, skipped) =
+            train_members(cases, &inner, modalities, cfg, device, "stacking folds")?;
+        if let Some((name, why)) = skipped.first() {
+            bail!(
+                "fold {}: the {name} member could not be trained: {why}",
+                j + 1
+            );
+        }
+        let parts: [Option<&TrainedModel>; 4] = std::array::from_fn(|m| {
+            members
+                .iter()
+                .find(|(n, _)| *n == oncolens_nn::MODALITIES[m])
+                .map(|(_, t)| t)
+        });
+        let refs: Vec<&PreparedCase> = fold.iter().map(|&i| &cases[i]).collect();
+        logits.extend(oncolens_train::stack::member_logits(&parts, &refs, device)?);
+        labels.extend(refs.iter().map(|c| c.label == Some(1)));
+    }
+    Ok((logits, labels))
 }
 
 /// Trains what `--fusion` asks for: one network, or for `late` the stacked single-modality

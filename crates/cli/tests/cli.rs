@@ -253,6 +253,17 @@ fn demo_runs_end_to_end_at_tiny_size() {
     // Late fusion: non-negative weights, an exact per-modality decomposition summing to one,
     // and pooled out-of-site predictions for every patient.
     let weights = metrics["late_fusion"]["weights"].as_object().unwrap();
+    // The stacking weights are cross-fitted: fitted on out-of-fold logits of every training
+    // and validation patient, not on the validation patients alone.
+    let split = &metrics["split"];
+    assert_eq!(
+        metrics["late_fusion"]["fitted_on_patients"]
+            .as_u64()
+            .unwrap(),
+        split["train"].as_u64().unwrap() + split["val"].as_u64().unwrap(),
+        "{}",
+        metrics["late_fusion"]
+    );
     assert!(weights.values().all(|w| w.as_f64().unwrap() >= 0.0));
     let shares: f64 = metrics["modality_contribution"]
         .as_object()
@@ -476,6 +487,10 @@ fn demo_runs_end_to_end_at_tiny_size() {
         serde_json::from_str(&std::fs::read_to_string(cv.join("metrics.json")).unwrap()).unwrap();
     let folds = m["federated"]["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 2);
+    for model in ["centralised", "centralised_early_stopping"] {
+        assert_eq!(m[model]["folds"].as_array().unwrap().len(), 2, "{model}");
+        assert!(m[model]["auc"].is_number(), "{model}");
+    }
     let per_fold: u64 = folds
         .iter()
         .map(|f| f["test_patients"].as_u64().unwrap())

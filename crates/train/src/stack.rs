@@ -31,13 +31,30 @@ pub struct LateFusionFit {
     pub fitted_on: usize,
 }
 
-/// Fits the stacking weights on the validation patients of `split` and assembles the fused
-/// model. `members[m]` must be a single-modality model of modality `m` with additive fusion,
-/// trained on the same split (so all share one preprocessor); `None` leaves a modality out.
+/// What the stacking weights are fitted on.
+pub enum StackOn<'a> {
+    /// The members' logits on the validation patients of the split.
+    Validation,
+    /// Out-of-fold member logits (`[patient][modality]`, 0 where a patient lacks the
+    /// modality) with the patients' labels: each patient's logits come from members trained
+    /// without that patient (cross-fitting), so the weights see how each member does on
+    /// patients it never saw, on many more patients than the validation set holds.
+    OutOfFold {
+        logits: &'a [[f64; 4]],
+        labels: &'a [bool],
+    },
+}
+
+/// Fits the stacking weights (on the validation patients of `split`, or on out-of-fold
+/// logits) and assembles the fused model. `members[m]` must be a single-modality model of
+/// modality `m` with additive fusion, trained on the same split (so all share one
+/// preprocessor); `None` leaves a modality out. Temperature and threshold are fitted on the
+/// validation patients in both cases.
 pub fn late_fusion(
     members: [Option<&TrainedModel>; 4],
     cases: &[PreparedCase],
     split: &Split,
+    stack_on: StackOn<'_>,
     l2: f64,
     device: &Device,
 ) -> Result<(TrainedModel, LateFusionFit), TrainError> {
@@ -70,8 +87,29 @@ pub fn late_fusion(
             "late fusion needs validation patients of both classes".into(),
         ));
     }
-    let x = member_logits(&members, &first.preprocessor, &val, device)?;
-    let (weights, bias) = fit_nonnegative_logistic(&x, &labels, l2);
+    let (weights, bias, fitted_on) = match stack_on {
+        StackOn::Validation => {
+            let x = member_logits(&members, &val, device)?;
+            let (w, b) = fit_nonnegative_logistic(&x, &labels, l2);
+            (w, b, val.len())
+        }
+        StackOn::OutOfFold { logits, labels } => {
+            if logits.len() != labels.len() {
+                return Err(TrainError::Data(format!(
+                    "{} out-of-fold logit rows for {} labels",
+                    logits.len(),
+                    labels.len()
+                )));
+            }
+            if !(labels.iter().any(|l| *l) && labels.iter().any(|l| !*l)) {
+                return Err(TrainError::Data(
+                    "out-of-fold stacking needs patients of both classes".into(),
+                ));
+            }
+            let (w, b) = fit_nonnegative_logistic(logits, labels, l2);
+            (w, b, labels.len())
+        }
+    };
 
     let mut config: ModelConfig = first.config.clone();
     config.fusion = FusionKind::Additive;
@@ -104,25 +142,28 @@ pub fn late_fusion(
             weights,
             bias,
             l2,
-            fitted_on: val.len(),
+            fitted_on,
         },
     ))
 }
 
 /// `[case][modality]` logits of the member models, 0 where the case lacks the modality (the
-/// assembled model adds nothing for a missing modality either).
-fn member_logits(
+/// assembled model adds nothing for a missing modality either). Each member reads the cases
+/// with its own preprocessor, so members of different cross-fitting folds can be mixed.
+pub fn member_logits(
     members: &[Option<&TrainedModel>; 4],
-    prep: &crate::Preprocessor,
     cases: &[&PreparedCase],
     device: &Device,
 ) -> Result<Vec<[f64; 4]>, TrainError> {
-    let present: Vec<[bool; 4]> = cases.iter().map(|c| prep.sample(c).present()).collect();
     let mut x = vec![[0.0; 4]; cases.len()];
     for (m, member) in members.iter().enumerate() {
         if let Some(member) = member {
+            let present: Vec<bool> = cases
+                .iter()
+                .map(|c| member.preprocessor.sample(c).present()[m])
+                .collect();
             for (i, z) in member.logits(cases, device)?.into_iter().enumerate() {
-                if present[i][m] {
+                if present[i] {
                     x[i][m] = z;
                 }
             }

@@ -56,6 +56,12 @@ pub struct TrainConfig {
     pub image: ImageEncoderConfig,
     pub text_token_dim: usize,
     pub image_input: ImageInput,
+    /// Late fusion only: the stacking weights are fitted on out-of-fold logits of the
+    /// training and validation patients from this many cross-fitting folds (each fold trains
+    /// every single-modality member again), instead of on the validation patients alone;
+    /// 0 or 1 = the validation patients. See [`crate::stack`].
+    #[serde(default)]
+    pub stack_folds: usize,
 }
 
 impl Default for TrainConfig {
@@ -83,6 +89,7 @@ impl Default for TrainConfig {
             },
             text_token_dim: 16,
             image_input: ImageInput::DEFAULT_CROP,
+            stack_folds: 3,
         }
     }
 }
