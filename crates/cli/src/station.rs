@@ -28,6 +28,20 @@ pub enum StationCommand {
     /// Make a test certificate authority and one certificate per name (stations and the
     /// aggregator) for mutual TLS. Not for production: use your hospital's PKI there.
     MakeCa(MakeCaArgs),
+    /// Write a plan's weights as one float32 .npy array (the flat parameters, in the order
+    /// every station uses): the initial model of a Flower ServerApp (`initial-npy` in
+    /// fixtures/flower/app).
+    PlanNpy(PlanNpyArgs),
+}
+
+#[derive(clap::Args)]
+pub struct PlanNpyArgs {
+    /// The plan: an oncolens model folder.
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The .npy file to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -103,6 +117,7 @@ pub fn run(args: &StationArgs) -> Result<()> {
     match &args.command {
         StationCommand::Serve(a) => serve(a),
         StationCommand::Flower(a) => flower(a),
+        StationCommand::PlanNpy(a) => plan_npy(a),
         StationCommand::MakeCa(a) => {
             let names: Vec<&str> = a
                 .names
@@ -146,6 +161,22 @@ fn local_station(
         ),
         cases.len(),
     ))
+}
+
+fn plan_npy(args: &PlanNpyArgs) -> Result<()> {
+    let device = oncolens_nn::default_device();
+    let plan = oncolens_train::model_dir::load_model(&args.plan, &device)
+        .with_context(|| format!("loading the plan {}", args.plan.display()))?;
+    let weights = oncolens_nn::params::flatten(&plan.model)?;
+    let array = oncolens_flower::NdArray::from_f32(vec![weights.len()], &weights)?;
+    oncolens_core::fs::write_atomic(&args.out, &array.to_npy())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "wrote {} ({} float32 parameters)",
+        args.out.display(),
+        weights.len()
+    );
+    Ok(())
 }
 
 fn flower(args: &FlowerArgs) -> Result<()> {

@@ -458,6 +458,22 @@ fn demo_runs_end_to_end_at_tiny_size() {
     }
     assert!(fed.join("model").join("weights.safetensors").is_file());
 
+    // station plan-npy: the federated model as the initial array of a Flower ServerApp.
+    let npy = dir.path().join("plan.npy");
+    let o = oncolens(&[
+        "station",
+        "plan-npy",
+        "--plan",
+        fed.join("model").to_str().unwrap(),
+        "--out",
+        npy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let bytes = std::fs::read(&npy).unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY"));
+    let header = String::from_utf8_lossy(&bytes[..128.min(bytes.len())]).into_owned();
+    assert!(header.contains("'descr': '<f4'"), "{header}");
+
     // federate --folds: every labelled patient is predicted once by both models, and the
     // paired interval of the difference holds the difference.
     let cv = dir.path().join("fed_cv");

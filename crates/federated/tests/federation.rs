@@ -11,6 +11,9 @@ use oncolens_train::{PrepSummary, PreparedCase, Preprocessor, TrainConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+#[path = "../../flower/tests/support/superlink.rs"]
+mod superlink;
+
 /// A patient whose malignancy follows age and a marker (log-odds 1.5 * z_age + 1.5 * z_ldh),
 /// with a report that mentions the marker's level.
 fn case(i: usize, site: &str, rng: &mut ChaCha8Rng) -> PreparedCase {
@@ -493,4 +496,146 @@ fn a_federation_is_reproducible_while_another_runs_beside_it() {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+}
+
+/// What a station returned from each `fit`: (examples, flat weights).
+type Fits = std::sync::Arc<std::sync::Mutex<Vec<(u64, Vec<f32>)>>>;
+
+/// A Flower client that records its `fit` replies.
+struct Recording<C> {
+    inner: C,
+    fits: Fits,
+}
+
+impl<C: oncolens_flower::FlowerClient> oncolens_flower::FlowerClient for Recording<C> {
+    fn fit(
+        &mut self,
+        parameters: Vec<oncolens_flower::NdArray>,
+        config: &oncolens_flower::Config,
+    ) -> Result<oncolens_flower::FitResult, oncolens_flower::ClientError> {
+        let r = self.inner.fit(parameters, config)?;
+        let flat: Vec<f32> = r.parameters.iter().flat_map(|a| a.to_f32()).collect();
+        self.fits
+            .lock()
+            .map_err(|_| "poisoned")?
+            .push((r.num_examples, flat));
+        Ok(r)
+    }
+
+    fn evaluate(
+        &mut self,
+        parameters: Vec<oncolens_flower::NdArray>,
+        config: &oncolens_flower::Config,
+    ) -> Result<oncolens_flower::EvaluateResult, oncolens_flower::ClientError> {
+        self.inner.evaluate(parameters, config)
+    }
+}
+
+/// A real Flower federation (the flwr 1.42 SuperLink and FedAvg ServerApp from PyPI, see
+/// `fixtures/flower/`) trains the multimodal model: three stations join as Flower nodes with
+/// `FlowerStation`, the ServerApp starts from the plan's weights (an .npy file), and the global
+/// model it ends with is the example-weighted mean of what the stations returned in the last
+/// round. Set ONCOLENS_SKIP_FLOWER=1 to skip.
+#[test]
+fn three_multimodal_stations_train_in_a_real_flower_federation() {
+    use oncolens_federated::flower_station::FlowerStation;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+    if superlink::skipped() {
+        eprintln!("ONCOLENS_SKIP_FLOWER=1: Flower federation test skipped");
+        return;
+    }
+    let (sites, _) = stations(29);
+    let device = Device::flex();
+    let mut pooled = PrepSummary::default();
+    for (_, train, _) in &sites {
+        let refs: Vec<&PreparedCase> = train.iter().collect();
+        pooled.merge(&PrepSummary::of(&refs, 1)).unwrap();
+    }
+    let prep = pooled.preprocessor(oncolens_train::ImageInput::DEFAULT_CROP);
+    let cfg = config(2, Strategy::FedAvg);
+    let model_cfg = oncolens_train::model_config(&prep, cfg.modalities, &cfg.train);
+    let w0 = {
+        let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 5);
+        let init = oncolens_nn::MultimodalModel::new(&model_cfg, &device).unwrap();
+        oncolens_nn::params::flatten(&init).unwrap()
+    };
+
+    let link = superlink::SuperLink::start();
+    let plan = link.tmp.path().join("plan.npy");
+    let npy = oncolens_flower::NdArray::from_f32(vec![w0.len()], &w0).unwrap();
+    std::fs::write(&plan, npy.to_npy()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut nodes = Vec::new();
+    let mut fits = Vec::new();
+    for (site, train, val) in &sites {
+        let station = LocalStation::new(site.clone(), train.clone(), val.clone(), device.clone());
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        fits.push(recorded.clone());
+        let mut client = Recording {
+            inner: FlowerStation::new(station, &prep, &model_cfg, &cfg.train, 1).unwrap(),
+            fits: recorded,
+        };
+        let url = link.url.clone();
+        let options = oncolens_flower::NodeOptions {
+            stop: Some(stop.clone()),
+            poll_interval: std::time::Duration::from_millis(100),
+            ..oncolens_flower::NodeOptions::default()
+        };
+        nodes.push(std::thread::spawn(move || {
+            oncolens_flower::run_node(&url, &mut client, options)
+        }));
+    }
+    let doc = link.run_server_app(
+        &format!(
+            "num-params={n} num-server-rounds=2 min-nodes=3 initial-npy=\"{}\" \
+             max-output-values={n}",
+            plan.display(),
+            n = w0.len()
+        ),
+        &stop,
+        std::time::Duration::from_secs(300),
+    );
+    for h in nodes {
+        h.join().unwrap().expect("node failed");
+    }
+    drop(link);
+
+    let got: Vec<f64> = doc["arrays"]["w"]["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no final weights in {doc}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(got.len(), w0.len());
+    // FedAvg of the last round: sum_i n_i w_i / sum_i n_i over the three stations.
+    let last: Vec<(u64, Vec<f32>)> = fits
+        .iter()
+        .map(|f| {
+            let f = f.lock().unwrap();
+            assert_eq!(f.len(), 2, "every station trains in both rounds");
+            f[1].clone()
+        })
+        .collect();
+    let total: f64 = last.iter().map(|(n, _)| *n as f64).sum();
+    let max_err = (0..w0.len())
+        .map(|j| {
+            let want: f64 = last
+                .iter()
+                .map(|(n, w)| *n as f64 * f64::from(w[j]))
+                .sum::<f64>()
+                / total;
+            (got[j] - want).abs()
+        })
+        .fold(0f64, f64::max);
+    assert!(max_err < 1e-5, "aggregated weights differ by {max_err}");
+    let moved = got
+        .iter()
+        .zip(&w0)
+        .any(|(g, w)| (g - f64::from(*w)).abs() > 1e-4);
+    assert!(moved, "the federation did not change the model");
+    assert!(
+        doc["evaluate_metrics"]["2"]["loss"].as_f64().is_some(),
+        "no evaluation loss in {doc}"
+    );
 }
