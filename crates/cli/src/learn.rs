@@ -250,12 +250,7 @@ pub fn train_late_fusion(
     what: &'static str,
 ) -> Result<LateFusion> {
     let (members, skipped) = train_members(cases, split, modalities, cfg, device, what)?;
-    let parts: [Option<&TrainedModel>; 4] = std::array::from_fn(|m| {
-        members
-            .iter()
-            .find(|(n, _)| *n == oncolens_nn::MODALITIES[m])
-            .map(|(_, t)| t)
-    });
+    let parts = by_modality(&members);
     let trained = ModalitySet {
         image: parts[0].is_some(),
         clinical: parts[1].is_some(),
@@ -303,6 +298,16 @@ pub fn train_late_fusion(
         members,
         skipped,
         out_of_fold_auc,
+    })
+}
+
+/// Members in [`oncolens_nn::MODALITIES`] order (`None` for a modality without one).
+fn by_modality<'a>(members: &'a [(&'static str, TrainedModel)]) -> [Option<&'a TrainedModel>; 4] {
+    std::array::from_fn(|m| {
+        members
+            .iter()
+            .find(|(n, _)| *n == oncolens_nn::MODALITIES[m])
+            .map(|(_, t)| t)
     })
 }
 
@@ -385,12 +390,7 @@ fn cross_fitted_logits(
                 j + 1
             );
         }
-        let parts: [Option<&TrainedModel>; 4] = std::array::from_fn(|m| {
-            members
-                .iter()
-                .find(|(n, _)| *n == oncolens_nn::MODALITIES[m])
-                .map(|(_, t)| t)
-        });
+        let parts = by_modality(&members);
         let refs: Vec<&PreparedCase> = fold.iter().map(|&i| &cases[i]).collect();
         logits.extend(oncolens_train::stack::member_logits(&parts, &refs, device)?);
         labels.extend(refs.iter().map(|c| c.label == Some(1)));

@@ -77,6 +77,21 @@ fn stations(seed: u64) -> (Sites, Vec<PreparedCase>) {
     (sites, test)
 }
 
+/// One in-process station per site.
+fn participants(sites: &Sites, device: &Device) -> Vec<Box<dyn Participant>> {
+    sites
+        .iter()
+        .map(|(s, tr, va)| {
+            Box::new(LocalStation::new(
+                s.clone(),
+                tr.clone(),
+                va.clone(),
+                device.clone(),
+            )) as Box<dyn Participant>
+        })
+        .collect()
+}
+
 fn config(rounds: usize, strategy: Strategy) -> FederatedConfig {
     FederatedConfig {
         rounds,
@@ -149,17 +164,7 @@ fn three_stations_learn_with_each_strategy() {
     let (sites, test) = stations(5);
     let device = Device::flex();
     for strategy in ["fedavg", "fedprox", "fedadam"] {
-        let mut parts: Vec<Box<dyn Participant>> = sites
-            .iter()
-            .map(|(s, tr, va)| {
-                Box::new(LocalStation::new(
-                    s.clone(),
-                    tr.clone(),
-                    va.clone(),
-                    device.clone(),
-                )) as Box<dyn Participant>
-            })
-            .collect();
+        let mut parts = participants(&sites, &device);
         let cfg = config(6, Strategy::by_name(strategy).unwrap());
         let model = run_federation(&mut parts, &cfg, &device, &|_| {}).unwrap();
         assert_eq!(model.history.len(), 6);
@@ -217,19 +222,7 @@ fn a_station_dropping_out_does_not_stop_the_round() {
 fn secure_aggregation_gives_the_same_model_and_hides_each_update() {
     let (sites, test) = stations(11);
     let device = Device::flex();
-    let make = || -> Vec<Box<dyn Participant>> {
-        sites
-            .iter()
-            .map(|(s, tr, va)| {
-                Box::new(LocalStation::new(
-                    s.clone(),
-                    tr.clone(),
-                    va.clone(),
-                    device.clone(),
-                )) as Box<dyn Participant>
-            })
-            .collect()
-    };
+    let make = || participants(&sites, &device);
     let plain_cfg = config(3, Strategy::FedAvg);
     let secure_cfg = FederatedConfig {
         secure_aggregation: true,
@@ -336,17 +329,7 @@ fn networked_stations_over_mutual_tls_give_the_embedded_result() {
         secure_aggregation: true,
         ..config(2, Strategy::FedAvg)
     };
-    let mut embedded: Vec<Box<dyn Participant>> = sites
-        .iter()
-        .map(|(s, tr, va)| {
-            Box::new(LocalStation::new(
-                s.clone(),
-                tr.clone(),
-                va.clone(),
-                device.clone(),
-            )) as Box<dyn Participant>
-        })
-        .collect();
+    let mut embedded = participants(&sites, &device);
     let local = run_federation(&mut embedded, &cfg, &device, &|_| {}).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -458,17 +441,7 @@ fn a_federation_is_reproducible_while_another_runs_beside_it() {
     let run = |seed: u64, rounds: usize| {
         let (sites, _) = stations(seed);
         let device = Device::flex();
-        let mut parts: Vec<Box<dyn Participant>> = sites
-            .iter()
-            .map(|(s, tr, va)| {
-                Box::new(LocalStation::new(
-                    s.clone(),
-                    tr.clone(),
-                    va.clone(),
-                    device.clone(),
-                )) as Box<dyn Participant>
-            })
-            .collect();
+        let mut parts = participants(&sites, &device);
         run_federation(
             &mut parts,
             &config(rounds, Strategy::FedAvg),

@@ -34,33 +34,10 @@ pub fn bootstrap_auc_ci(
     check_both_classes("bootstrap AUC interval", labels)?;
     check_resampling(n_resamples, confidence)?;
 
-    let n = scores.len();
     let ranked = Ranked::new(scores);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut counts = vec![0u64; n];
-    let mut aucs = Vec::with_capacity(n_resamples);
-    let max_attempts = n_resamples.saturating_mul(10).max(1000);
-    let mut attempts = 0;
-    while aucs.len() < n_resamples {
-        if attempts == max_attempts {
-            return Err(MetricsError::BootstrapDegenerate {
-                accepted: aucs.len(),
-                wanted: n_resamples,
-                attempts,
-            });
-        }
-        attempts += 1;
-        counts.fill(0);
-        for _ in 0..n {
-            counts[rng.random_range(0..n)] += 1;
-        }
-        if let Some(auc) = ranked.weighted_auc(labels, |i| counts[i]) {
-            aucs.push(auc);
-        }
-    }
-    aucs.sort_by(f64::total_cmp);
-    let alpha = (1.0 - confidence) / 2.0;
-    Ok((quantile(&aucs, alpha), quantile(&aucs, 1.0 - alpha)))
+    percentile_interval(scores.len(), n_resamples, confidence, seed, |counts| {
+        ranked.weighted_auc(labels, |i| counts[i])
+    })
 }
 
 /// Paired percentile bootstrap interval `(lo, hi)` for the AUC difference `auc(a) - auc(b)` of
@@ -82,17 +59,31 @@ pub fn bootstrap_auc_difference_ci(
     check_scores("paired bootstrap AUC difference", scores_b, labels)?;
     check_both_classes("paired bootstrap AUC difference", labels)?;
     check_resampling(n_resamples, confidence)?;
-    let n = labels.len();
     let (ra, rb) = (Ranked::new(scores_a), Ranked::new(scores_b));
+    percentile_interval(labels.len(), n_resamples, confidence, seed, |counts| {
+        Some(ra.weighted_auc(labels, |i| counts[i])? - rb.weighted_auc(labels, |i| counts[i])?)
+    })
+}
+
+/// The percentile interval of `statistic` over `n_resamples` bootstrap resamples of `n` cases,
+/// each resample given as the number of times every case was drawn. A resample whose statistic
+/// is undefined (`None`: one class only) is redrawn, up to `max(10 * n_resamples, 1000)` draws.
+fn percentile_interval(
+    n: usize,
+    n_resamples: usize,
+    confidence: f64,
+    seed: u64,
+    statistic: impl Fn(&[u64]) -> Option<f64>,
+) -> Result<(f64, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut counts = vec![0u64; n];
-    let mut diffs = Vec::with_capacity(n_resamples);
+    let mut values = Vec::with_capacity(n_resamples);
     let max_attempts = n_resamples.saturating_mul(10).max(1000);
     let mut attempts = 0;
-    while diffs.len() < n_resamples {
+    while values.len() < n_resamples {
         if attempts == max_attempts {
             return Err(MetricsError::BootstrapDegenerate {
-                accepted: diffs.len(),
+                accepted: values.len(),
                 wanted: n_resamples,
                 attempts,
             });
@@ -102,16 +93,13 @@ pub fn bootstrap_auc_difference_ci(
         for _ in 0..n {
             counts[rng.random_range(0..n)] += 1;
         }
-        if let (Some(a), Some(b)) = (
-            ra.weighted_auc(labels, |i| counts[i]),
-            rb.weighted_auc(labels, |i| counts[i]),
-        ) {
-            diffs.push(a - b);
+        if let Some(v) = statistic(&counts) {
+            values.push(v);
         }
     }
-    diffs.sort_by(f64::total_cmp);
+    values.sort_by(f64::total_cmp);
     let alpha = (1.0 - confidence) / 2.0;
-    Ok((quantile(&diffs, alpha), quantile(&diffs, 1.0 - alpha)))
+    Ok((quantile(&values, alpha), quantile(&values, 1.0 - alpha)))
 }
 
 /// The checks both bootstraps make of their resampling parameters.
