@@ -14,9 +14,6 @@ use oncolens_nn::{
 
 const SIDE: usize = 8;
 
-/// burn's generator is global: tests that seed it must not create tensors at the same time.
-static SEED_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// Scales weight matrices and kernels: a fresh network's logit is mostly biases.
 struct Gain(f32);
 
@@ -111,7 +108,6 @@ fn logit(model: &MultimodalModel, config: &ModelConfig, s: &Sample, device: &Dev
 
 #[test]
 fn every_method_gives_a_finite_map_on_the_crop_for_one_and_two_channels() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     for channels in [1, 2] {
         let (model, config, device) = model(channels, 3);
         let s = sample(channels);
@@ -155,7 +151,6 @@ fn every_method_gives_a_finite_map_on_the_crop_for_one_and_two_channels() {
 
 #[test]
 fn gradients_agree_with_finite_differences_and_input_x_gradient() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     let sal = saliency(&model, &config, &s, SIDE, &device).unwrap();
@@ -185,7 +180,6 @@ fn gradients_agree_with_finite_differences_and_input_x_gradient() {
 
 #[test]
 fn smoothgrad_is_seeded_and_is_saliency_without_noise() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     let sal = saliency(&model, &config, &s, SIDE, &device).unwrap();
@@ -208,7 +202,6 @@ fn smoothgrad_is_seeded_and_is_saliency_without_noise() {
 
 #[test]
 fn integrated_gradients_by_default_are_complete() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     let options = MethodOptions::default();
@@ -237,7 +230,6 @@ fn integrated_gradients_by_default_are_complete() {
 
 #[test]
 fn grad_cam_pp_is_non_negative_at_every_block_and_checks_the_block() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     for after in [None, Some(0), Some(1), Some(2)] {
@@ -252,7 +244,6 @@ fn grad_cam_pp_is_non_negative_at_every_block_and_checks_the_block() {
 
 #[test]
 fn occlusion_is_zero_where_no_window_reaches_the_signal_and_exact_on_tiles() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     // Disjoint 2^3 tiles: each tile's value is f(x) - f(x with that tile at the baseline).
@@ -289,7 +280,6 @@ fn occlusion_is_zero_where_no_window_reaches_the_signal_and_exact_on_tiles() {
 
 #[test]
 fn deletion_and_insertion_rank_the_true_region_above_a_random_ranking() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     let mut blank = s.clone();
@@ -342,7 +332,6 @@ fn deletion_and_insertion_rank_the_true_region_above_a_random_ranking() {
 
 #[test]
 fn randomisation_check_separates_model_dependent_maps_from_an_edge_detector() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     let opts = MethodOptions {
@@ -373,7 +362,6 @@ fn randomisation_check_separates_model_dependent_maps_from_an_edge_detector() {
 
 #[test]
 fn rise_highlights_the_region_that_moves_the_output() {
-    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (model, config, device) = model(1, 3);
     let s = sample(1);
     let mut blank = s.clone();

@@ -11,14 +11,6 @@ use oncolens_nn::{
 
 const SIDE: usize = 8;
 
-/// burn seeds one generator per backend, shared by every thread: tests that depend on the seed
-/// must not create tensors at the same time.
-static SEED_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn config(fusion: FusionKind, modalities: ModalitySet) -> ModelConfig {
     ModelConfig {
         modalities,
@@ -63,7 +55,6 @@ fn samples(n: usize) -> Vec<Sample> {
 
 #[test]
 fn forward_handles_missing_modalities_in_both_fusions() {
-    let _guard = lock();
     let device = Device::flex();
     let data = samples(6);
     let refs: Vec<&Sample> = data.iter().collect();
@@ -98,7 +89,6 @@ fn forward_handles_missing_modalities_in_both_fusions() {
 
 #[test]
 fn wrong_input_width_is_a_clear_error() {
-    let _guard = lock();
     let device = Device::flex();
     let cfg = config(FusionKind::Concat, ModalitySet::ALL);
     let mut s = samples(1).remove(0);
@@ -117,7 +107,6 @@ fn wrong_input_width_is_a_clear_error() {
 
 #[test]
 fn training_lowers_the_loss_for_every_single_modality_model() {
-    let _guard = lock();
     let device = Device::flex().autodiff();
     let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 3);
     let data = samples(16);
@@ -149,7 +138,6 @@ fn training_lowers_the_loss_for_every_single_modality_model() {
 
 #[test]
 fn weights_round_trip_through_safetensors() {
-    let _guard = lock();
     let device = Device::flex();
     let cfg = config(FusionKind::GatedAttention, ModalitySet::ALL);
     let model = MultimodalModel::new(&cfg, &device).unwrap();
@@ -184,7 +172,6 @@ fn weights_round_trip_through_safetensors() {
 
 #[test]
 fn same_seed_same_initial_weights() {
-    let _guard = lock();
     let cfg = config(FusionKind::GatedAttention, ModalitySet::ALL);
     let make = || {
         let device = Device::flex();
@@ -207,7 +194,6 @@ fn same_seed_same_initial_weights() {
 /// modality logits are the members' logits.
 #[test]
 fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
-    let _guard = lock();
     let device = Device::flex();
     let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 11);
     let data = samples(10);
