@@ -286,6 +286,9 @@ def main():
     ap.add_argument("--config", action="append", default=[],
                     help="extra oncolens rows in single-case mode: `--config FILE.toml` instead of "
                          "`--preset pyradiomics` (repeatable; the row is named after the file)")
+    ap.add_argument("--extra-preset", action="append", default=["pyradiomics-ibsi"],
+                    help="extra oncolens rows in single-case mode with `--preset NAME` (repeatable; "
+                         "default: pyradiomics-ibsi, PyRadiomics' settings plus every IBSI feature)")
     ap.add_argument("--case", action="append", default=[],
                     help="NAME=IMAGE,MASK (default: the IBSI CT phantom and STS_001 CT)")
     ap.add_argument("--pyradiomics-only", action="store_true",
@@ -368,6 +371,16 @@ def main():
                         orow.append(r)
                     orow[0]["check"] = compare(out, py_features)
                     rows[f"oncolens t={t}"] = orow
+                for preset in args.extra_preset:
+                    for t in threads:
+                        env = dict(os.environ, RAYON_NUM_THREADS=str(t))
+                        out = tmp / f"{name}.onco{t}.{preset}.json"
+                        orow = [measure([args.oncolens, "radiomics", "--image", str(image), "--mask",
+                                         str(mask), "--preset", preset, "--json"], env=env,
+                                        stdout_path=str(out))
+                                for _ in range(args.runs)]
+                        orow[0]["check"] = compare(out, py_features)
+                        rows[f"oncolens t={t} `--preset {preset}`"] = orow
                 for cfg in args.config:
                     for t in threads:
                         env = dict(os.environ, RAYON_NUM_THREADS=str(t))

@@ -13,8 +13,12 @@ use crate::progress;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Preset {
-    /// PyRadiomics' defaults: bin width 25, no resampling, no re-segmentation.
+    /// PyRadiomics' defaults: bin width 25, no resampling, no re-segmentation; PyRadiomics'
+    /// feature classes (3D texture; IBSI-only features are NaN with a note).
     Pyradiomics,
+    /// PyRadiomics' defaults plus every IBSI family and aggregation (2D, 2.5D, GLDZM, Moran's
+    /// I, Geary's C, local intensity peaks).
+    PyradiomicsIbsi,
     /// The IBSI 1 digital phantom: intensities are the grey levels.
     IbsiPhantom,
     IbsiA,
@@ -68,6 +72,7 @@ fn settings(args: &RadiomicsArgs) -> Result<Settings> {
     }
     Ok(match args.preset {
         Preset::Pyradiomics => Settings::pyradiomics(),
+        Preset::PyradiomicsIbsi => Settings::pyradiomics_with_ibsi(),
         Preset::IbsiPhantom => Settings::ibsi_digital_phantom(),
         Preset::IbsiA => Settings::ibsi_config('A')?,
         Preset::IbsiB => Settings::ibsi_config('B')?,
@@ -120,8 +125,9 @@ pub fn run(args: &RadiomicsArgs) -> Result<()> {
     let (Some(image_path), Some(mask_path)) = (&args.image, &args.mask) else {
         bail!("give --image and --mask, or --cohort");
     };
-    let image = read_image(image_path)?;
-    let mask = read_mask(mask_path)?;
+    // Two independent gzip streams: inflate them side by side.
+    let (image, mask) = rayon::join(|| read_image(image_path), || read_mask(mask_path));
+    let (image, mask) = (image?, mask?);
     let set = extract(&image, &mask, args.label, &settings).with_context(|| {
         format!(
             "radiomics of label {} in {} over {}",

@@ -179,13 +179,53 @@ pub fn read_label_map(path: &Path) -> Result<LabelMap, NiftiError> {
     let geometry = geometry_from_header(path, &hdr.info)?;
     let mut first_bad: Option<(usize, f64)> = None;
     let mut index = 0usize;
-    let labels = read_voxels(path, &hdr, 0, |v| {
-        if !(v.fract() == 0.0 && (0.0..=65535.0).contains(&v)) && first_bad.is_none() {
-            first_bad = Some((index, v));
+    let unscaled = hdr.info.scaling.is_none_or(|(s, i)| s == 1.0 && i == 0.0);
+    let labels = match (unscaled, hdr.dtype) {
+        // The usual mask types, converted straight to u16 (no detour through f64).
+        (true, Some(dtype @ (Dtype::U8 | Dtype::U16 | Dtype::I16))) => {
+            let mut out: Vec<u16> = Vec::new();
+            read_blocks(
+                &hdr.data_file,
+                hdr.data_offset,
+                hdr.volume_bytes,
+                dtype.size(),
+                |block, capacity| {
+                    out.reserve(capacity);
+                    let start = out.len();
+                    let pair = |c: &[u8]| {
+                        let a = [c[0], c[1]];
+                        if hdr.big {
+                            u16::from_be_bytes(a)
+                        } else {
+                            u16::from_le_bytes(a)
+                        }
+                    };
+                    match dtype {
+                        Dtype::U8 => out.extend(block.iter().map(|v| u16::from(*v))),
+                        _ => out.extend(block.chunks_exact(2).map(pair)),
+                    }
+                    // An i16 read as u16 is negative exactly when its top bit is set.
+                    if dtype == Dtype::I16
+                        && first_bad.is_none()
+                        && let Some(k) = out[start..].iter().position(|v| *v >= 0x8000)
+                    {
+                        first_bad = Some((start + k, f64::from(out[start + k] as i16)));
+                    }
+                },
+            )?;
+            out
         }
-        index += 1;
-        v as u16
-    })?;
+        _ => read_voxels(path, &hdr, 0, |v| {
+            // `as` saturates (and maps NaN to 0), so the round trip fails exactly for values that
+            // are fractional, negative, above 65535 or NaN.
+            let label = v as u16;
+            if f64::from(label) != v && first_bad.is_none() {
+                first_bad = Some((index, v));
+            }
+            index += 1;
+            label
+        })?,
+    };
     if let Some((i, v)) = first_bad {
         return Err(NiftiError::NotLabels {
             file: path.to_path_buf(),
@@ -465,69 +505,124 @@ fn read_voxels<T>(
             field: "dim",
             msg: "data offset overflows".to_owned(),
         })?;
-    let mut r = open(file)?;
-    let skipped = io::copy(&mut (&mut r).take(skip), &mut io::sink()).map_err(io_err(file))?;
-    let mut raw = Vec::new();
-    if skipped == skip {
-        // Reserve only what an uncompressed file really holds, so a corrupt header cannot make
-        // us allocate gigabytes up front.
-        if let (false, Ok(meta)) = (is_gz(file), std::fs::metadata(file)) {
-            let avail = meta.len().saturating_sub(skip).min(hdr.volume_bytes);
-            raw.reserve(usize::try_from(avail).unwrap_or(0));
-        }
-        (&mut r)
-            .take(hdr.volume_bytes)
-            .read_to_end(&mut raw)
-            .map_err(io_err(file))?;
-    }
-    if (raw.len() as u64) < hdr.volume_bytes {
-        return Err(NiftiError::TruncatedData {
-            file: file.clone(),
-            offset: skip,
-            expected: hdr.volume_bytes,
-            found: raw.len() as u64,
-        });
-    }
     let (slope, inter) = hdr.info.scaling.unwrap_or((1.0, 0.0));
-    // Same operations as nibabel's apply_read_scaling: multiply unless 1, add unless 0 (so -0.0
-    // and NaN payloads of unscaled float data survive untouched).
-    Ok(decode(&raw, dtype, hdr.big)
-        .map(|mut v| {
-            if slope != 1.0 {
-                v *= slope;
-            }
-            if inter != 0.0 {
-                v += inter;
-            }
-            conv(v)
-        })
-        .collect())
+    let mut out = Vec::new();
+    read_blocks(
+        file,
+        skip,
+        hdr.volume_bytes,
+        dtype.size(),
+        |block, capacity| {
+            out.reserve(capacity);
+            // Same operations as nibabel's apply_read_scaling: multiply unless 1, add unless 0 (so
+            // -0.0 and NaN payloads of unscaled float data survive untouched).
+            decode_each(block, dtype, hdr.big, |mut v| {
+                if slope != 1.0 {
+                    v *= slope;
+                }
+                if inter != 0.0 {
+                    v += inter;
+                }
+                out.push(conv(v));
+            });
+        },
+    )?;
+    Ok(out)
 }
 
-/// Decodes raw voxel bytes (file order) to `f64`, which holds every supported type's values
-/// exactly except 64-bit integers beyond 2^53 (rounded, as numpy's float64 conversion does).
-fn decode(raw: &[u8], dtype: Dtype, big: bool) -> Box<dyn Iterator<Item = f64> + '_> {
-    fn chunks<const N: usize>(raw: &[u8], big: bool) -> impl Iterator<Item = [u8; N]> + '_ {
-        raw.chunks_exact(N).map(move |c| {
-            let mut a = [0u8; N];
-            a.copy_from_slice(c);
-            if big {
-                a.reverse();
+/// Inflates (or reads) the `len` data bytes at `offset` of `file` in blocks of whole
+/// `elem_size`-byte voxels and hands each to `f` with the number of voxels still to come
+/// (bounded by what the file can hold, for reserving): no copy of the raw volume is ever held.
+fn read_blocks(
+    file: &Path,
+    offset: u64,
+    len: u64,
+    elem_size: usize,
+    mut f: impl FnMut(&[u8], usize),
+) -> Result<(), NiftiError> {
+    let (mut r, bound) = data_reader(file, offset)?;
+    let mut remaining_voxels = usize::try_from(len.min(bound)).unwrap_or(0) / elem_size;
+    let mut block = vec![0u8; 1 << 18];
+    let (mut carry, mut found) = (0usize, 0u64);
+    while found < len {
+        let want = usize::try_from(len - found)
+            .unwrap_or(usize::MAX)
+            .min(block.len() - carry);
+        let n = match r.read(&mut block[carry..carry + want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(file)(e)),
+        };
+        found += n as u64;
+        let filled = carry + n;
+        let whole = filled - filled % elem_size;
+        f(&block[..whole], remaining_voxels);
+        remaining_voxels = remaining_voxels.saturating_sub(whole / elem_size);
+        block.copy_within(whole..filled, 0);
+        carry = filled - whole;
+    }
+    if found < len {
+        return Err(NiftiError::TruncatedData {
+            file: file.to_path_buf(),
+            offset,
+            expected: len,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// A reader positioned at byte `offset` of the (inflated) data of `file`, and an upper bound
+/// on how many bytes it can yield, so a corrupt header cannot make us allocate gigabytes up
+/// front. A compressed file is read whole and inflated from memory.
+fn data_reader(file: &Path, offset: u64) -> Result<(Box<dyn Read>, u64), NiftiError> {
+    use std::io::{Seek, SeekFrom};
+    if is_gz(file) {
+        let packed = std::fs::read(file).map_err(io_err(file))?;
+        // DEFLATE expands at most ~1032:1.
+        let bound = (packed.len() as u64).saturating_mul(1032);
+        let mut r = flate2::read::MultiGzDecoder::new(io::Cursor::new(packed));
+        io::copy(&mut (&mut r).take(offset), &mut io::sink()).map_err(io_err(file))?;
+        Ok((Box::new(r), bound))
+    } else {
+        let mut f = File::open(file).map_err(io_err(file))?;
+        let size = f.metadata().map_err(io_err(file))?.len();
+        f.seek(SeekFrom::Start(offset.min(size)))
+            .map_err(io_err(file))?;
+        Ok((Box::new(f), size.saturating_sub(offset)))
+    }
+}
+
+/// Calls `f` with every voxel of `raw` (file order) as `f64`, which holds every supported type's
+/// values exactly except 64-bit integers beyond 2^53 (rounded, as numpy's float64 conversion
+/// does). One monomorphised loop per type: this runs once per voxel of every image read.
+fn decode_each(raw: &[u8], dtype: Dtype, big: bool, mut f: impl FnMut(f64)) {
+    macro_rules! each {
+        ($t:ty, $n:literal, $to_f64:expr) => {
+            for c in raw.chunks_exact($n) {
+                let mut a = [0u8; $n];
+                a.copy_from_slice(c);
+                let v = if big {
+                    <$t>::from_be_bytes(a)
+                } else {
+                    <$t>::from_le_bytes(a)
+                };
+                f($to_f64(v));
             }
-            a
-        })
+        };
     }
     match dtype {
-        Dtype::U8 => Box::new(raw.iter().map(|v| f64::from(*v))),
-        Dtype::I8 => Box::new(raw.iter().map(|v| f64::from(*v as i8))),
-        Dtype::I16 => Box::new(chunks::<2>(raw, big).map(|a| f64::from(i16::from_le_bytes(a)))),
-        Dtype::U16 => Box::new(chunks::<2>(raw, big).map(|a| f64::from(u16::from_le_bytes(a)))),
-        Dtype::I32 => Box::new(chunks::<4>(raw, big).map(|a| f64::from(i32::from_le_bytes(a)))),
-        Dtype::U32 => Box::new(chunks::<4>(raw, big).map(|a| f64::from(u32::from_le_bytes(a)))),
-        Dtype::I64 => Box::new(chunks::<8>(raw, big).map(|a| i64::from_le_bytes(a) as f64)),
-        Dtype::U64 => Box::new(chunks::<8>(raw, big).map(|a| u64::from_le_bytes(a) as f64)),
-        Dtype::F32 => Box::new(chunks::<4>(raw, big).map(|a| f64::from(f32::from_le_bytes(a)))),
-        Dtype::F64 => Box::new(chunks::<8>(raw, big).map(f64::from_le_bytes)),
+        Dtype::U8 => raw.iter().for_each(|v| f(f64::from(*v))),
+        Dtype::I8 => raw.iter().for_each(|v| f(f64::from(*v as i8))),
+        Dtype::I16 => each!(i16, 2, f64::from),
+        Dtype::U16 => each!(u16, 2, f64::from),
+        Dtype::I32 => each!(i32, 4, f64::from),
+        Dtype::U32 => each!(u32, 4, f64::from),
+        Dtype::I64 => each!(i64, 8, |v: i64| v as f64),
+        Dtype::U64 => each!(u64, 8, |v: u64| v as f64),
+        Dtype::F32 => each!(f32, 4, f64::from),
+        Dtype::F64 => each!(f64, 8, |v: f64| v),
     }
 }
 
@@ -569,9 +664,11 @@ mod tests {
 
     #[test]
     fn decode_big_endian_i16() {
-        let be: Vec<f64> = decode(&[0x01, 0x02, 0xff, 0xfe], Dtype::I16, true).collect();
+        let mut be = Vec::new();
+        decode_each(&[0x01, 0x02, 0xff, 0xfe], Dtype::I16, true, |v| be.push(v));
         assert_eq!(be, vec![258.0, -2.0]);
-        let le: Vec<f64> = decode(&[0x01, 0x02], Dtype::I16, false).collect();
+        let mut le = Vec::new();
+        decode_each(&[0x01, 0x02], Dtype::I16, false, |v| le.push(v));
         assert_eq!(le, vec![513.0]);
     }
 }

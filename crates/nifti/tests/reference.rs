@@ -304,3 +304,31 @@ fn label_maps_from_integer_and_integral_float_files() {
     // Scaled data with fractional values is not a label map either.
     assert!(read_label_map(&fixtures().join("scaled.nii.gz")).is_err());
 }
+
+/// The integer fast path of `read_label_map` (u8, u16, i16 without scaling) still refuses a
+/// negative label, naming the voxel and its value.
+#[test]
+fn negative_int16_label_is_refused_with_its_position() {
+    // dtype_u2.nii with its datatype code turned into int16 (same width; values 0..=255).
+    let mut bytes = std::fs::read(fixtures().join("dtype_u2.nii")).unwrap();
+    assert_eq!(i16::from_le_bytes([bytes[70], bytes[71]]), 512);
+    bytes[70..72].copy_from_slice(&4i16.to_le_bytes());
+    let vox_offset = f32::from_le_bytes(bytes[108..112].try_into().unwrap()) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let as_i16 = dir.path().join("as_i16.nii");
+    std::fs::write(&as_i16, &bytes).unwrap();
+    let good = read_label_map(&as_i16).unwrap();
+    let reference = read_label_map(&fixtures().join("standard.nii.gz")).unwrap();
+    assert_eq!(good.data(), reference.data());
+    let at = 7;
+    bytes[vox_offset + 2 * at..vox_offset + 2 * at + 2].copy_from_slice(&(-3i16).to_le_bytes());
+    let path = dir.path().join("negative.nii");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = read_label_map(&path).unwrap_err();
+    assert!(matches!(err, NiftiError::NotLabels { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("negative.nii") && msg.contains("voxel 7") && msg.contains("-3"),
+        "{msg}"
+    );
+}

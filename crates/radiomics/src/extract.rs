@@ -65,12 +65,16 @@ pub fn extract(
         || {
             rayon::join(
                 || {
-                    local_intensity::compute(
-                        &roi.image,
-                        &roi.int_mask,
-                        roi.spacing_mm,
-                        settings.local_intensity.sphere_volume_cm3,
-                    )
+                    if settings.local_intensity.enabled {
+                        local_intensity::compute(
+                            &roi.image,
+                            &roi.int_mask,
+                            roi.spacing_mm,
+                            settings.local_intensity.sphere_volume_cm3,
+                        )
+                    } else {
+                        local_intensity::not_computed()
+                    }
                 },
                 || -> Result<Vec<Feature>, RadiomicsError> {
                     let mut out = statistics::compute(&roi.values);

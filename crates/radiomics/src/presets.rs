@@ -2,9 +2,10 @@
 
 use crate::RadiomicsError;
 use crate::settings::{
-    Discretisation, Interpolation, MeshTriangulation, MorphologySettings, Resampling,
-    Resegmentation, Settings,
+    Discretisation, Interpolation, LocalIntensitySettings, MeshTriangulation, MorphologySettings,
+    Resampling, Resegmentation, Settings,
 };
+use crate::texture::{DirectionalAggregation, SliceAggregation, TextureFamily, TextureSettings};
 
 impl Settings {
     /// PyRadiomics' defaults: no resampling, no re-segmentation, bin width 25 with bins aligned
@@ -13,9 +14,49 @@ impl Settings {
     /// PyRadiomics conventions that differ from IBSI are listed in the README (kurtosis is not
     /// excess kurtosis, `firstorder_Entropy` uses log2 of the binned histogram, percentiles and
     /// shape features on the mesh agree).
+    ///
+    /// Computes what PyRadiomics' default feature classes compute: GLCM and GLRLM averaged
+    /// over the 13 3D directions, GLSZM, NGTDM and NGLDM (PyRadiomics' GLDM) in 3D, the
+    /// first-order, histogram and shape families. The IBSI-only extras (Moran's I, Geary's C,
+    /// local intensity peaks) are NaN with a note; [`Settings::pyradiomics_with_ibsi`] adds
+    /// them and every other IBSI aggregation.
     pub fn pyradiomics() -> Self {
+        let full = Self::pyradiomics_with_ibsi();
         Settings {
-            description: "PyRadiomics defaults (binWidth 25, no resampling)".to_string(),
+            description: "PyRadiomics defaults (binWidth 25, no resampling), PyRadiomics' \
+                          feature classes"
+                .to_string(),
+            local_intensity: LocalIntensitySettings {
+                enabled: false,
+                ..full.local_intensity
+            },
+            morphology: MorphologySettings {
+                autocorrelation_max_voxels: 0,
+                ..full.morphology
+            },
+            texture: TextureSettings {
+                families: vec![
+                    TextureFamily::Glcm,
+                    TextureFamily::Glrlm,
+                    TextureFamily::Glszm,
+                    TextureFamily::Ngtdm,
+                    TextureFamily::Ngldm,
+                ],
+                directional_aggregations: vec![DirectionalAggregation::ThreeDAveraged],
+                slice_aggregations: vec![SliceAggregation::ThreeD],
+                ..full.texture
+            },
+            ..full
+        }
+    }
+
+    /// PyRadiomics' default settings with every IBSI family and aggregation on top of
+    /// PyRadiomics' own: Moran's I and Geary's C, the local intensity peaks, GLDZM, and the
+    /// 2D, 2.5D and merged texture aggregations (about 380 more values, 2-3x the time).
+    pub fn pyradiomics_with_ibsi() -> Self {
+        Settings {
+            description: "PyRadiomics defaults (binWidth 25, no resampling), every IBSI feature"
+                .to_string(),
             discretisation: Discretisation::PyradiomicsBinWidth { width: 25.0 },
             morphology: MorphologySettings {
                 pca_population_covariance: true,

@@ -128,6 +128,9 @@ pub enum Discretisation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocalIntensitySettings {
+    /// Compute the local and global intensity peaks. They are IBSI-only and cost a sphere
+    /// mean per ROI voxel; when false both are NaN with a note.
+    pub enabled: bool,
     /// Volume of the sphere whose mean intensity is the peak (IBSI: 1 cm³).
     pub sphere_volume_cm3: f64,
 }
@@ -135,6 +138,7 @@ pub struct LocalIntensitySettings {
 impl Default for LocalIntensitySettings {
     fn default() -> Self {
         LocalIntensitySettings {
+            enabled: true,
             sphere_volume_cm3: 1.0,
         }
     }

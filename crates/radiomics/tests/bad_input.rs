@@ -142,7 +142,7 @@ fn constant_intensity_gives_defined_values_or_noted_nans() {
     ] {
         let s = Settings {
             discretisation: d,
-            ..Settings::pyradiomics()
+            ..Settings::pyradiomics_with_ibsi()
         };
         let fs = extract(&image, &mask, 1, &s).expect("constant ROI is valid");
         assert_nan_notes(&fs);
@@ -154,6 +154,41 @@ fn constant_intensity_gives_defined_values_or_noted_nans() {
         assert_eq!(v("ih_uniformity"), 1.0);
         assert_eq!(v("loc_peak_glob"), 42.0);
     }
+}
+
+/// The PyRadiomics preset computes PyRadiomics' feature classes: the IBSI-only peaks and
+/// autocorrelation are NaN with the setting that turned them off, and texture is 3D only.
+#[test]
+fn pyradiomics_preset_notes_what_it_leaves_out() {
+    let (image, mask) = ramp_case();
+    let fs = extract(&image, &mask, 1, &Settings::pyradiomics()).expect("valid ROI");
+    for (name, setting) in [
+        ("loc_peak_glob", "local_intensity.enabled"),
+        ("morph_moran_i", "autocorrelation_max_voxels = 0"),
+    ] {
+        let f = fs.get(name).expect("listed");
+        assert!(f.value.is_nan(), "{name} = {}", f.value);
+        assert!(
+            f.note.as_deref().is_some_and(|n| n.contains(setting)),
+            "{name}: {:?}",
+            f.note
+        );
+    }
+    assert!(
+        fs.get("cm_joint_max_3D_avg")
+            .is_some_and(|f| f.value.is_finite())
+    );
+    assert!(
+        fs.features
+            .iter()
+            .all(|f| !f.name.contains("_2D") && !f.name.contains("_2_5D"))
+    );
+    let full = extract(&image, &mask, 1, &Settings::pyradiomics_with_ibsi()).expect("valid ROI");
+    assert!(
+        full.get("loc_peak_glob")
+            .is_some_and(|f| f.value.is_finite())
+    );
+    assert!(full.features.len() > fs.features.len() + 200);
 }
 
 #[test]

@@ -69,6 +69,15 @@ fn sphere_mean(
 }
 
 /// Local and global intensity peaks of the intensity ROI.
+/// Both peaks as NaN with the reason, when the settings turn the family off.
+pub fn not_computed() -> Vec<Feature> {
+    let note = Some("not computed: local_intensity.enabled = false");
+    let mut b = FeatureBuilder::new(Family::LocalIntensity);
+    b.push("loc_peak_loc", "VJGA", None, f64::NAN, note);
+    b.push("loc_peak_glob", "0F91", None, f64::NAN, note);
+    b.finish()
+}
+
 pub fn compute(
     image: &Array3<f64>,
     int_mask: &Array3<bool>,

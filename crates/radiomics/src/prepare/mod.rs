@@ -50,28 +50,22 @@ pub fn prepare(
     settings.validate()?;
     mask.check_matches(image)
         .map_err(RadiomicsError::GridMismatch)?;
-    if label == 0 || mask.count(label) == 0 {
+    // The label's bounding box doubles as the emptiness check (one pass over the mask).
+    let Some(lbb) = (label != 0)
+        .then(|| label_bounding_box(mask.data(), label))
+        .flatten()
+    else {
         return Err(RadiomicsError::EmptyMask {
             label,
             present: mask.labels_present(),
         });
-    }
+    };
     let spacing_init = image.spacing_mm();
     let (nz, ny, nx) = image.data().dim();
     let full_dims = [nz, ny, nx];
     // One pass over the whole image, in f32: finiteness and the `init_img` statistics. Nothing
     // else reads the whole image unless it is resampled.
-    let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    for v in image.data().iter() {
-        if !v.is_finite() {
-            return Err(RadiomicsError::NonFiniteIntensity { value: *v });
-        }
-        let v = f64::from(*v);
-        sum += v;
-        min = min.min(v);
-        max = max.max(v);
-    }
-    let init_stats = (sum / (nz * ny * nx).max(1) as f64, min, max);
+    let init_stats = whole_image_stats(image.data())?;
     let mut diag = Diagnostics::new();
     diagnostics::record_image_stats(&mut diag, "init_img", full_dims, spacing_init, init_stats);
     let radius_mm = (3.0 * settings.local_intensity.sphere_volume_cm3 * 1000.0
@@ -86,10 +80,6 @@ pub fn prepare(
             // that margin (the same crop as below) before converting to f64, so the cost no
             // longer scales with the whole image.
             let labels = mask.data();
-            let lbb = label_bounding_box(labels, label).ok_or(RadiomicsError::EmptyMask {
-                label,
-                present: mask.labels_present(),
-            })?;
             let ranges = margin_ranges(lbb, radius_mm, spacing_init, full_dims);
             let img0 = crop(image.data(), &ranges).mapv(f64::from);
             let roi0 = crop(labels, &ranges).mapv(|l| l == label);
@@ -234,19 +224,76 @@ fn margin_ranges(
 }
 
 /// Inclusive `[lo, hi]` index range per axis `[z, y, x]` of the voxels labelled `label`.
-fn label_bounding_box(labels: &Array3<u16>, label: u16) -> Option<[[usize; 2]; 3]> {
-    let mut bb: Option<[[usize; 2]; 3]> = None;
-    for (z, plane) in labels.outer_iter().enumerate() {
-        for (y, row) in plane.outer_iter().enumerate() {
-            let Some(first) = row.iter().position(|l| *l == label) else {
-                continue;
-            };
-            let last = row.iter().rposition(|l| *l == label).unwrap_or(first);
-            let b = bb.get_or_insert([[z, z], [y, y], [first, last]]);
-            b[0] = [b[0][0].min(z), b[0][1].max(z)];
-            b[1] = [b[1][0].min(y), b[1][1].max(y)];
-            b[2] = [b[2][0].min(first), b[2][1].max(last)];
+/// Mean, minimum and maximum of the whole image, or the first non-finite value.
+///
+/// This is the one pass over the whole image when nothing is resampled, so it is written to
+/// vectorise: eight independent lanes, no branch per voxel. A non-finite voxel makes the `f64`
+/// sum non-finite (finite `f32` values cannot overflow it), and only then is it searched for.
+fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsError> {
+    const LANES: usize = 8;
+    let owned;
+    let values: &[f32] = match data.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = data.iter().copied().collect::<Vec<f32>>();
+            &owned
         }
+    };
+    let mut sum = [0.0f64; LANES];
+    let mut lo = [f32::INFINITY; LANES];
+    let mut hi = [f32::NEG_INFINITY; LANES];
+    let mut blocks = values.chunks_exact(LANES);
+    for block in &mut blocks {
+        for k in 0..LANES {
+            let v = block[k];
+            sum[k] += f64::from(v);
+            lo[k] = if v < lo[k] { v } else { lo[k] };
+            hi[k] = if v > hi[k] { v } else { hi[k] };
+        }
+    }
+    for (k, v) in blocks.remainder().iter().enumerate() {
+        sum[k] += f64::from(*v);
+        lo[k] = lo[k].min(*v);
+        hi[k] = hi[k].max(*v);
+    }
+    let total: f64 = sum.iter().sum();
+    if !total.is_finite()
+        && let Some(v) = values.iter().find(|v| !v.is_finite())
+    {
+        return Err(RadiomicsError::NonFiniteIntensity { value: *v });
+    }
+    let min = lo.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = hi.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    Ok((
+        total / values.len().max(1) as f64,
+        f64::from(min),
+        f64::from(max),
+    ))
+}
+
+fn label_bounding_box(labels: &Array3<u16>, label: u16) -> Option<[[usize; 2]; 3]> {
+    let (_, ny, nx) = labels.dim();
+    let owned;
+    let data: &[u16] = match labels.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = labels.iter().copied().collect::<Vec<u16>>();
+            &owned
+        }
+    };
+    let mut bb: Option<[[usize; 2]; 3]> = None;
+    for (r, row) in data.chunks_exact(nx.max(1)).enumerate() {
+        // A branch-free scan first (it vectorises); most rows of a big image miss the label.
+        if !row.iter().fold(false, |hit, l| hit | (*l == label)) {
+            continue;
+        }
+        let (z, y) = (r / ny, r % ny);
+        let first = row.iter().position(|l| *l == label).unwrap_or(0);
+        let last = row.iter().rposition(|l| *l == label).unwrap_or(first);
+        let b = bb.get_or_insert([[z, z], [y, y], [first, last]]);
+        b[0] = [b[0][0].min(z), b[0][1].max(z)];
+        b[1] = [b[1][0].min(y), b[1][1].max(y)];
+        b[2] = [b[2][0].min(first), b[2][1].max(last)];
     }
     bb
 }

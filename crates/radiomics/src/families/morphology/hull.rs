@@ -1,4 +1,4 @@
-//! 3D convex hull (incremental construction) of the mesh vertices, for the convex-hull
+//! 3D convex hull (Quickhull with conflict lists) of the mesh vertices, for the convex-hull
 //! densities and the maximum 3D diameter (whose end points are always hull vertices).
 
 use std::collections::HashMap;
@@ -19,6 +19,8 @@ struct Face {
     normal: [f64; 3],
     offset: f64,
     alive: bool,
+    /// Points outside this face not yet on the hull (Quickhull's conflict list).
+    outside: Vec<usize>,
 }
 
 fn make_face(p: &[[f64; 3]], v: [usize; 3]) -> Face {
@@ -30,6 +32,7 @@ fn make_face(p: &[[f64; 3]], v: [usize; 3]) -> Face {
         normal,
         offset: dot(normal, p[v[0]]),
         alive: true,
+        outside: Vec::new(),
     }
 }
 
@@ -113,62 +116,101 @@ pub fn convex_hull(points: &[[f64; 3]]) -> Option<Hull> {
         return None;
     }
     let centroid = [0, 1, 2].map(|c| (p[i0][c] + p[i1][c] + p[i2][c] + p[i3][c]) / 4.0);
+    let height = |f: &Face, q: [f64; 3]| dot(f.normal, q) - f.offset;
     let mut faces: Vec<Face> = Vec::new();
     let mut edges: HashMap<(usize, usize), usize> = HashMap::new();
-    let add_face =
-        |faces: &mut Vec<Face>, edges: &mut HashMap<(usize, usize), usize>, v: [usize; 3]| {
-            let mut f = make_face(&p, v);
-            if dot(f.normal, centroid) > f.offset {
-                f = make_face(&p, [v[0], v[2], v[1]]);
-            }
-            let id = faces.len();
-            for k in 0..3 {
-                edges.insert((f.v[k], f.v[(k + 1) % 3]), id);
-            }
-            faces.push(f);
-        };
+    let link = |faces: &mut Vec<Face>, edges: &mut HashMap<(usize, usize), usize>, f: Face| {
+        let id = faces.len();
+        for k in 0..3 {
+            edges.insert((f.v[k], f.v[(k + 1) % 3]), id);
+        }
+        faces.push(f);
+        id
+    };
     for v in [[i0, i1, i2], [i0, i1, i3], [i0, i2, i3], [i1, i2, i3]] {
-        add_face(&mut faces, &mut edges, v);
+        let mut f = make_face(&p, v);
+        if dot(f.normal, centroid) > f.offset {
+            f = make_face(&p, [v[0], v[2], v[1]]);
+        }
+        link(&mut faces, &mut edges, f);
     }
+    // Every other point goes to the conflict list of one face it lies outside of; points
+    // inside the tetrahedron are never looked at again.
     for (idx, q) in p.iter().enumerate() {
         if [i0, i1, i2, i3].contains(&idx) {
             continue;
         }
-        let visible: Vec<usize> = faces
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.alive && dot(f.normal, *q) - f.offset > eps)
-            .map(|(i, _)| i)
-            .collect();
-        if visible.is_empty() {
+        if let Some(f) = faces.iter_mut().find(|f| height(f, *q) > eps) {
+            f.outside.push(idx);
+        }
+    }
+    let mut pending: Vec<usize> = (0..faces.len()).collect();
+    // `seen[f] == round` marks the faces visible from the current apex.
+    let mut seen: Vec<usize> = Vec::new();
+    let mut round = 0usize;
+    while let Some(fi) = pending.pop() {
+        if !faces[fi].alive || faces[fi].outside.is_empty() {
             continue;
         }
-        let mut horizon = Vec::new();
-        for &fi in &visible {
-            let v = faces[fi].v;
+        round += 1;
+        // The farthest outside point is a hull vertex, so no face made for it is undone.
+        let apex = faces[fi]
+            .outside
+            .iter()
+            .copied()
+            .max_by(|a, b| height(&faces[fi], p[*a]).total_cmp(&height(&faces[fi], p[*b])))?;
+        let q = p[apex];
+        seen.resize(faces.len(), 0);
+        seen[fi] = round;
+        let mut visible = vec![fi];
+        let mut stack = vec![fi];
+        while let Some(f) = stack.pop() {
+            let v = faces[f].v;
             for k in 0..3 {
-                let (a, b) = (v[k], v[(k + 1) % 3]);
-                let neighbour = edges.get(&(b, a)).copied();
-                if neighbour.is_none_or(|n| !visible.contains(&n)) {
-                    horizon.push((a, b));
+                if let Some(&n) = edges.get(&(v[(k + 1) % 3], v[k]))
+                    && seen[n] != round
+                    && faces[n].alive
+                    && height(&faces[n], q) > eps
+                {
+                    seen[n] = round;
+                    visible.push(n);
+                    stack.push(n);
                 }
             }
         }
-        for &fi in &visible {
-            faces[fi].alive = false;
-            let v = faces[fi].v;
+        let mut horizon = Vec::new();
+        let mut orphans = Vec::new();
+        for &f in &visible {
+            let v = faces[f].v;
+            for k in 0..3 {
+                let (a, b) = (v[k], v[(k + 1) % 3]);
+                if edges.get(&(b, a)).is_none_or(|n| seen[*n] != round) {
+                    horizon.push((a, b));
+                }
+            }
+            orphans.append(&mut faces[f].outside);
+        }
+        for &f in &visible {
+            faces[f].alive = false;
+            let v = faces[f].v;
             for k in 0..3 {
                 edges.remove(&(v[k], v[(k + 1) % 3]));
             }
         }
+        let first_new = faces.len();
         for (a, b) in horizon {
-            let f = make_face(&p, [a, b, idx]);
-            let id = faces.len();
-            for k in 0..3 {
-                edges.insert((f.v[k], f.v[(k + 1) % 3]), id);
-            }
-            faces.push(f);
+            link(&mut faces, &mut edges, make_face(&p, [a, b, apex]));
         }
+        // Orphans outside none of the new faces are inside the grown hull for good.
+        for o in orphans.into_iter().filter(|o| *o != apex) {
+            if let Some(f) = faces[first_new..]
+                .iter_mut()
+                .find(|f| height(f, p[o]) > eps)
+            {
+                f.outside.push(o);
+            }
+        }
+        pending.extend(first_new..faces.len());
     }
     let (mut volume6, mut area2) = (0.0, 0.0);
     let mut used = vec![false; p.len()];
@@ -221,5 +263,34 @@ mod tests {
         assert!((h.volume_mm3 - 8.0).abs() < 1e-9, "{}", h.volume_mm3);
         assert!((h.area_mm2 - 24.0).abs() < 1e-9, "{}", h.area_mm2);
         assert!((max_diameter(&h.vertices) - 12f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_point_on_a_sphere_is_a_hull_vertex_and_inner_points_are_not() {
+        // Deterministic spiral points on the unit sphere, plus points strictly inside.
+        let n = 400;
+        let mut pts: Vec<[f64; 3]> = (0..n)
+            .map(|i| {
+                let z = 1.0 - 2.0 * (f64::from(i) + 0.5) / f64::from(n);
+                let r = (1.0 - z * z).sqrt();
+                let phi = f64::from(i) * 2.399_963_229_728_653;
+                [r * phi.cos(), r * phi.sin(), z]
+            })
+            .collect();
+        let on_sphere = pts.len();
+        pts.extend((0..200).map(|i| {
+            let t = f64::from(i) / 200.0;
+            [0.5 * t - 0.25, 0.3 * (1.0 - t), 0.1 * t]
+        }));
+        let h = convex_hull(&pts).expect("not degenerate");
+        assert_eq!(h.vertices.len(), on_sphere);
+        // Inscribed polyhedron: slightly below the sphere's 4π/3 and 4π.
+        let (v, a) = (4.0 * std::f64::consts::PI / 3.0, 4.0 * std::f64::consts::PI);
+        assert!(
+            h.volume_mm3 < v && h.volume_mm3 > 0.98 * v,
+            "{}",
+            h.volume_mm3
+        );
+        assert!(h.area_mm2 < a && h.area_mm2 > 0.98 * a, "{}", h.area_mm2);
     }
 }

@@ -136,7 +136,10 @@ pub fn compute(input: &MorphologyInput<'_>) -> Vec<Feature> {
 
     let mean_int = int_val.iter().sum::<f64>() / int_val.len().max(1) as f64;
     let undefined_autocorr = "undefined for fewer than two voxels or a constant intensity";
-    let (moran, geary, autocorr_note) = if int_val.len() > input.autocorrelation_max_voxels {
+    let (moran, geary, autocorr_note) = if input.autocorrelation_max_voxels == 0 {
+        let note = "not computed: morphology.autocorrelation_max_voxels = 0".to_string();
+        (f64::NAN, f64::NAN, note)
+    } else if int_val.len() > input.autocorrelation_max_voxels {
         let note = format!(
             "skipped: {} ROI voxels exceed morphology.autocorrelation_max_voxels = {}",
             int_val.len(),
