@@ -5,7 +5,7 @@ Both tools run with PyRadiomics' defaults (bin width 25, no resampling, all defa
 classes, label 1; `--preset pyradiomics` on the oncolens side). Every measurement is one child
 process, started fresh, timed by wall clock around the whole process (so image reading and, for
 Python, interpreter start-up and imports are included; PyRadiomics' extraction-only time is
-reported separately). Peak RSS is the child's `ru_maxrss` from `os.wait4`.
+reported separately). Peak RSS is the child's own peak, from GNU time when installed (see `measure`).
 
 Configurations:
 * `pyradiomics`: PyRadiomics as it is (its C extensions are single-threaded).
@@ -189,10 +189,18 @@ class TreeRss(threading.Thread):
 
 
 def measure(cmd, env=None, sample_tree=False, stdout_path=None):
-    """Runs cmd as a fresh child; wall time, exact peak RSS of the child (os.wait4), optionally
-    the sampled peak RSS of its whole process tree, and its stdout (unless sent to a file)."""
+    """Runs cmd as a fresh child; wall time, exact peak RSS of the child, optionally the
+    sampled peak RSS of its whole process tree, and its stdout (unless sent to a file).
+
+    Linux carries a process's peak RSS across execve, so a child forked from this ~130 MiB
+    Python process reports at least that much from os.wait4. GNU time (a small C program, when
+    installed) forks and waits for the command itself, so its figure is the command's own."""
+    gnu_time = shutil.which("time") if Path("/usr/bin/time").exists() else None
     with tempfile.TemporaryFile("w+") as err, (open(stdout_path, "w") if stdout_path
-                                              else tempfile.TemporaryFile("w+")) as out:
+                                              else tempfile.TemporaryFile("w+")) as out, \
+            tempfile.NamedTemporaryFile("r") as rss_file:
+        if gnu_time:
+            cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *map(str, cmd)]
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
         sampler = None
@@ -212,9 +220,12 @@ def measure(cmd, env=None, sample_tree=False, stdout_path=None):
         if p.returncode != 0:
             err.seek(0)
             raise SystemExit(f"command failed ({p.returncode}): {' '.join(map(str, cmd))}\n{err.read()[-4000:]}")
+        rss_kib = ru.ru_maxrss  # KiB on Linux
+        if gnu_time:
+            rss_kib = int(rss_file.read().strip().splitlines()[-1])
     return {
         "wall_s": wall,
-        "rss_mib": ru.ru_maxrss / 1024,  # KiB on Linux
+        "rss_mib": rss_kib / 1024,
         "tree_rss_mib": sampler.peak_kib / 1024 if sampler else None,
         "stdout": stdout,
     }
@@ -341,7 +352,7 @@ def main():
     emit(f"PyRadiomics {radiomics.__version__} (pyradiomics-bhklab), Python {platform.python_version()}; "
          f"{args.runs} runs per configuration, median shown.  ")
     emit("Times are wall clock of a fresh child process (image reading included; PyRadiomics also pays "
-         "interpreter start-up and imports, shown separately). Peak RSS is the child's ru_maxrss.\n")
+         "interpreter start-up and imports, shown separately). Peak RSS is the child's own peak (GNU time; a child forked from Python would report at least the ~130 MiB of the benchmark process, as Linux keeps the peak across exec).\n")
 
     py = sys.executable
     me = str(Path(__file__).resolve())

@@ -2,15 +2,20 @@
 # Training benchmark: the same 3D CNN, batch and optimiser in oncolens (burn, pure-Rust CPU
 # backend) and in PyTorch (CPU), same thread count. Prints time per training step, inference
 # time per batch and peak memory, with oncolens/PyTorch ratios, and writes results.md.
-# Usage: bench/train/run.sh [threads] [steps]
+# Usage: [TORCH_PYTHON=python] bench/train/run.sh [threads] [steps]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 threads="${1:-2}"
 steps="${2:-15}"
-"$root/bench/setup_venv.sh" >/dev/null
-py="$root/.venv/bin/python"
-"$py" -c "import torch" 2>/dev/null || "$root/.venv/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null || "$root/.venv/bin/pip" install -q torch
+# TORCH_PYTHON=/path/to/python: use an interpreter that already has torch.
+if [ -n "${TORCH_PYTHON:-}" ]; then
+  py="$TORCH_PYTHON"
+else
+  "$root/bench/setup_venv.sh" >/dev/null
+  py="$root/.venv/bin/python"
+  "$py" -c "import torch" 2>/dev/null || "$root/.venv/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null || "$root/.venv/bin/pip" install -q torch
+fi
 (cd "$root" && cargo build --release -q -p oncolens-nn --example bench_cnn)
 bin="$root/target/release/examples/bench_cnn"
 tmp="$(mktemp -d)"
@@ -28,7 +33,7 @@ t = [json.loads(l) for l in open(os.path.join(tmp, "torch.jsonl"))]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print("# Training benchmark: 3D CNN, oncolens vs PyTorch on CPU\n")
 print(f"Machine: {cpu}, {threads} threads for both tools, {platform.platform()}; median of {steps} steps after 3 warm-up steps.\n")
-print("Command: `bench/train/run.sh [threads] [steps]`\n")
+print("Command: `[TORCH_PYTHON=python] bench/train/run.sh [threads] [steps]`\n")
 print("| batch x crop | stem stride | params (oncolens / torch) | oncolens step s | PyTorch step s | step ratio | oncolens infer s | PyTorch infer s | infer ratio | oncolens peak MiB | PyTorch peak MiB | memory ratio |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 configs = ["1", "1", "2"]

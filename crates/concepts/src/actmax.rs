@@ -275,7 +275,8 @@ pub fn activation_maximisation(
     };
 
     let ad = device.clone().autodiff();
-    let tracked = model.valid().to_device(&ad);
+    // Gradients with respect to the input (or an activation) only: the parameters need none.
+    let tracked = model.valid().to_device(&ad).no_grad();
     let tracked_encoder = tracked
         .image_encoder()
         .ok_or(ConceptError::NoImageEncoder)?;

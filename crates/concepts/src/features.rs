@@ -159,7 +159,8 @@ pub fn logit_gradients(
     let after = resolve_block(model, after_block)?;
     let encoder = model.image_encoder().ok_or(ConceptError::NoImageEncoder)?;
     let ad = device.clone().autodiff();
-    let tracked = model.valid().to_device(&ad);
+    // Gradients with respect to the input (or an activation) only: the parameters need none.
+    let tracked = model.valid().to_device(&ad).no_grad();
     let mut values = Vec::with_capacity(samples.len());
     let mut logits = Vec::with_capacity(samples.len());
     let mut dims = [0; 4];

@@ -141,7 +141,8 @@ where
 {
     check_batch(batch)?;
     let ad = device.clone().autodiff();
-    let tracked = model.valid().to_device(&ad);
+    // Gradients with respect to the input (or an activation) only: the parameters need none.
+    let tracked = model.valid().to_device(&ad).no_grad();
     let mut grads_out = Vec::with_capacity(count * input.n);
     let mut logits = Vec::with_capacity(count);
     let per = input.channels * input.n;

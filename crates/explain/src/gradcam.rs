@@ -89,7 +89,8 @@ fn layer_grads(
     let feature_data = features.into_data();
 
     let ad = device.clone().autodiff();
-    let tracked = model.valid().to_device(&ad);
+    // Gradients with respect to the input (or an activation) only: the parameters need none.
+    let tracked = model.valid().to_device(&ad).no_grad();
     let batch_ad = Batch::collate(&[sample], config, side, &ad)?;
     let a = Tensor::<5>::from_data(feature_data.clone(), &ad).require_grad();
     let out = tracked.forward_with_image_features(&batch_ad, Some((a.clone(), after)));

@@ -58,7 +58,8 @@ pub fn integrated_gradients(
         IgMethod::RiemannTrapezoid => riemann_trapezoid(steps),
     };
     let ad = device.clone().autodiff();
-    let tracked = model.valid().to_device(&ad);
+    // Gradients with respect to the input (or an activation) only: the parameters need none.
+    let tracked = model.valid().to_device(&ad).no_grad();
     let mut path_grad = vec![0f64; n];
     const CHUNK: usize = 25;
     for (a_chunk, w_chunk) in alphas.chunks(CHUNK).zip(weights.chunks(CHUNK)) {

@@ -1,6 +1,6 @@
 //! The public entry point: image + mask + settings → every feature family.
 
-use oncolens_core::{LabelMap, Volume};
+use oncolens_core::{Geometry, LabelMap, Volume};
 use serde::Serialize;
 
 use crate::families::{histogram, ivh, local_intensity, morphology, statistics};
@@ -129,6 +129,14 @@ pub fn extract_shape(
     label: u16,
     settings: &Settings,
 ) -> Result<FeatureSet, RadiomicsError> {
+    // Without resampling nothing outside the label's box (plus a voxel of background) matters:
+    // crop first, so a whole-CT-size mask does not cost a whole-CT-size blank image. (With
+    // resampling the IBSI grid is centred on the full extent, so the crop would move it.)
+    let cropped = match settings.resampling.spacing_mm {
+        None => crop_to_label(mask, label),
+        Some(_) => None,
+    };
+    let mask = cropped.as_ref().unwrap_or(mask);
     // A constant image of grey level 1: preparation runs unchanged and nothing reads it.
     let blank = Volume::new(
         ndarray::Array3::<f32>::ones(mask.data().dim()),
@@ -163,4 +171,26 @@ pub fn extract_shape(
         label,
         diagnostics: roi.diagnostics,
     })
+}
+
+/// `mask` restricted to the bounding box of `label` plus one voxel (where the image has it),
+/// on the matching sub-grid; `None` when the label is absent (the caller reports that).
+fn crop_to_label(mask: &LabelMap, label: u16) -> Option<LabelMap> {
+    let bb = crate::prepare::label_bounding_box(mask.data(), label)?;
+    let (nz, ny, nx) = mask.data().dim();
+    let n = [nz, ny, nx];
+    let lo = [0, 1, 2].map(|a| bb[a][0].saturating_sub(1));
+    let hi = [0, 1, 2].map(|a| (bb[a][1] + 1).min(n[a] - 1));
+    let data = mask
+        .data()
+        .slice_each_axis(|ax| {
+            let a = ax.axis.index();
+            ndarray::Slice::from(lo[a]..hi[a] + 1)
+        })
+        .to_owned();
+    let g = mask.geometry();
+    let origin = g.index_to_physical([lo[2] as f64, lo[1] as f64, lo[0] as f64]);
+    let size = [hi[2] - lo[2] + 1, hi[1] - lo[1] + 1, hi[0] - lo[0] + 1];
+    let geometry = Geometry::new(size, g.spacing_mm, origin, g.direction).ok()?;
+    LabelMap::new(data, geometry).ok()
 }

@@ -271,7 +271,8 @@ fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsErr
     ))
 }
 
-fn label_bounding_box(labels: &Array3<u16>, label: u16) -> Option<[[usize; 2]; 3]> {
+/// Inclusive `[z, y, x]` index ranges of the voxels carrying `label`, if any.
+pub(crate) fn label_bounding_box(labels: &Array3<u16>, label: u16) -> Option<[[usize; 2]; 3]> {
     let (_, ny, nx) = labels.dim();
     let owned;
     let data: &[u16] = match labels.as_slice() {
