@@ -75,8 +75,9 @@ pub struct LearnOutcome {
 }
 
 /// Share of each modality in the fused logit over `cases`: the mean absolute additive
-/// contribution `weight_m * logit_m(x)` of each modality present, divided by their sum. Late
-/// fusion is additive in the logit, so this decomposition is exact, not an approximation.
+/// contribution `weight_m * (logit_m(x) - centre_m) / scale_m` of each modality present,
+/// divided by their sum. Late fusion is additive in the logit and a missing modality adds 0,
+/// so these are exactly the modality Shapley values through the model's missing-modality path.
 fn modality_contributions(
     late: &LateFusion,
     cases: &[&PreparedCase],
@@ -89,9 +90,12 @@ fn modality_contributions(
         let Some(m) = oncolens_nn::MODALITIES.iter().position(|n| n == name) else {
             continue;
         };
+        // The weight applies to the member's standardised logit `(z - centre) / scale`.
+        let w = late.fit.weights[m] / late.fit.member_scales[m];
+        let centre = late.fit.member_centres[m];
         for (i, z) in member.logits(cases, device)?.into_iter().enumerate() {
             if present[i][m] {
-                total[m] += (late.fit.weights[m] * z).abs();
+                total[m] += (w * (z - centre)).abs();
             }
         }
     }
@@ -409,6 +413,8 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "l2": fit.l2,
             "fitted_on_patients": fit.fitted_on,
             "member_out_of_fold_auc": out_of_fold_auc,
+            "member_centres": oncolens_nn::MODALITIES.iter().zip(fit.member_centres).map(|(n, t)| (*n, t)).collect::<BTreeMap<_, _>>(),
+            "member_scales": oncolens_nn::MODALITIES.iter().zip(fit.member_scales).map(|(n, t)| (*n, t)).collect::<BTreeMap<_, _>>(),
             "fitted_on": if cfg.stack_folds >= 2 && fit.fitted_on > split.val.len() {
                 format!("out-of-fold member logits of the training and validation patients ({} cross-fitting folds)", cfg.stack_folds)
             } else {

@@ -392,7 +392,9 @@ fn cross_fitted_logits(
         }
         let parts = by_modality(&members);
         let refs: Vec<&PreparedCase> = fold.iter().map(|&i| &cases[i]).collect();
-        logits.extend(oncolens_train::stack::member_logits(&parts, &refs, device)?);
+        let (fold_logits, _, _) =
+            oncolens_train::stack::standardised_member_logits(&parts, &refs, device)?;
+        logits.extend(fold_logits);
         labels.extend(refs.iter().map(|c| c.label == Some(1)));
     }
     Ok((logits, labels))

@@ -149,13 +149,17 @@ impl MultimodalModel {
     /// `members[m]` is a model with [`FusionKind::Additive`] fusion and modality `m` only (or
     /// `None` when that modality takes no part); its encoder and modality head are taken over,
     /// with its own logit scale and offset folded into the head, so the assembled model gives
-    /// `bias + sum_m weights[m] * logit_m(x)` over the modalities present, where `logit_m` is
-    /// member `m`'s logit. `config` must be the members' common configuration with the fused
-    /// modality set and additive fusion.
+    /// `bias + sum_m weights[m] * (logit_m(x) - centres[m])` over the modalities present, where
+    /// `logit_m` is member `m`'s logit. A centre is the member's mean logit on reference
+    /// patients: a missing modality then counts as average evidence, not as a logit of 0 (the
+    /// same as an intercept shift otherwise), and the model's modality contributions are
+    /// deviations from the average patient. `config` must be the members' common configuration
+    /// with the fused modality set and additive fusion.
     pub fn assemble_late_fusion(
         config: &ModelConfig,
         members: [Option<&MultimodalModel>; 4],
         weights: [f64; 4],
+        centres: [f64; 4],
         bias: f64,
         device: &Device,
     ) -> Result<Self, NnError> {
@@ -188,7 +192,7 @@ impl MultimodalModel {
                     crate::MODALITIES[m]
                 )));
             }
-            // The member's logit is a * head(e) + c: fold a and c into the head.
+            // The member's logit is a * head(e) + c: fold a, c and the centre into the head.
             let a: f32 = additive.weight.val().slice([m..m + 1, 0..1]).into_scalar();
             let c: f32 = additive
                 .bias
@@ -203,7 +207,9 @@ impl MultimodalModel {
                 .as_ref()
                 .map(|b| b.val())
                 .unwrap_or_else(|| Tensor::<1>::zeros([1], device));
-            folded.bias = Some(burn::module::Param::from_tensor(head_bias * a + c));
+            folded.bias = Some(burn::module::Param::from_tensor(
+                head_bias * a + (c - centres[m] as f32),
+            ));
             fused.modality_heads[m] = folded;
             match m {
                 0 => fused.image = member.image.clone(),

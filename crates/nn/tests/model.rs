@@ -190,8 +190,7 @@ fn same_seed_same_initial_weights() {
 }
 
 /// The late-fusion model assembled from single-modality additive models gives exactly
-/// `bias + sum_m w_m * logit_m` over the modalities each patient has, and its auxiliary
-/// modality logits are the members' logits.
+/// `bias + sum_m w_m * (logit_m - centre_m)` over the modalities each patient has.
 #[test]
 fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
     let device = Device::flex();
@@ -217,10 +216,11 @@ fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
         })
         .collect();
     let weights = [0.7, 0.0, 1.3, 0.4];
+    let centres = [0.5, -2.0, 0.0, 1.5];
     let bias = -0.25;
     let cfg = config(FusionKind::Additive, ModalitySet::ALL);
     let parts: [Option<&MultimodalModel>; 4] = std::array::from_fn(|m| Some(&members[m]));
-    let fused = MultimodalModel::assemble_late_fusion(&cfg, parts, weights, bias, &device)
+    let fused = MultimodalModel::assemble_late_fusion(&cfg, parts, weights, centres, bias, &device)
         .unwrap()
         .valid();
     let batch = Batch::collate(&refs, &cfg, SIDE, &device).unwrap();
@@ -235,7 +235,7 @@ fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
         let want: f64 = bias
             + (0..4)
                 .filter(|&m| present[m])
-                .map(|m| weights[m] * f64::from(member_logits[m][i]))
+                .map(|m| weights[m] * (f64::from(member_logits[m][i]) - centres[m]))
                 .sum::<f64>();
         assert!(
             (f64::from(got[i]) - want).abs() < 1e-4,
@@ -248,5 +248,7 @@ fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
         MultimodalModel::new(&config(FusionKind::Concat, ModalitySet::only(0)), &device).unwrap();
     let mut bad = parts;
     bad[0] = Some(&concat);
-    assert!(MultimodalModel::assemble_late_fusion(&cfg, bad, weights, bias, &device).is_err());
+    assert!(
+        MultimodalModel::assemble_late_fusion(&cfg, bad, weights, centres, bias, &device).is_err()
+    );
 }

@@ -21,9 +21,19 @@ use crate::trainer::{TrainedModel, calibrate};
 /// The fitted combination, for reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LateFusionFit {
-    /// Weight of each modality's logit in [`oncolens_nn::MODALITIES`] order (0 for modalities
-    /// left out or dropped by the non-negativity constraint).
+    /// Weight of each modality's standardised logit (its raw logit divided by
+    /// `member_scales[m]`) in [`oncolens_nn::MODALITIES`] order (0 for modalities left out or
+    /// dropped by the non-negativity constraint).
     pub weights: [f64; 4],
+    /// Mean of each final member's raw logits on the validation patients (0 for modalities
+    /// left out).
+    #[serde(default)]
+    pub member_centres: [f64; 4],
+    /// Spread (standard deviation) of each final member's raw logits on the validation
+    /// patients (1 for modalities left out): the assembled model adds
+    /// `weights[m] * (logit_m - member_centres[m]) / member_scales[m]` for each modality present.
+    #[serde(default = "unit_scales")]
+    pub member_scales: [f64; 4],
     pub bias: f64,
     /// Ridge penalty on the weights.
     pub l2: f64,
@@ -31,12 +41,16 @@ pub struct LateFusionFit {
     pub fitted_on: usize,
 }
 
+fn unit_scales() -> [f64; 4] {
+    [1.0; 4]
+}
+
 /// What the stacking weights are fitted on.
 pub enum StackOn<'a> {
     /// The members' logits on the validation patients of the split.
     Validation,
-    /// Out-of-fold member logits (`[patient][modality]`, 0 where a patient lacks the
-    /// modality) with the patients' labels: each patient's logits come from members trained
+    /// Out-of-fold standardised member logits (`[patient][modality]`, 0 where a patient lacks
+    /// the modality; see [`standardised_member_logits`]) with the patients' labels: each patient's logits come from members trained
     /// without that patient (cross-fitting), so the weights see how each member does on
     /// patients it never saw, on many more patients than the validation set holds.
     OutOfFold {
@@ -87,10 +101,13 @@ pub fn late_fusion(
             "late fusion needs validation patients of both classes".into(),
         ));
     }
+    // The final members' scales come from their validation patients, which none of them was
+    // trained on.
+    let (val_x, member_centres, member_scales) =
+        standardised_member_logits(&members, &val, device)?;
     let (weights, bias, fitted_on) = match stack_on {
         StackOn::Validation => {
-            let x = member_logits(&members, &val, device)?;
-            let (w, b) = fit_nonnegative_logistic(&x, &labels, l2);
+            let (w, b) = fit_nonnegative_logistic(&val_x, &labels, l2);
             (w, b, val.len())
         }
         StackOn::OutOfFold { logits, labels } => {
@@ -119,8 +136,17 @@ pub fn late_fusion(
         text: members[2].is_some(),
         omics: members[3].is_some(),
     };
+    // The weights apply to standardised logits; the assembled heads output raw ones.
+    let raw_weights: [f64; 4] = std::array::from_fn(|m| weights[m] / member_scales[m]);
     let parts = members.map(|m| m.map(|t| &t.model));
-    let model = MultimodalModel::assemble_late_fusion(&config, parts, weights, bias, device)?;
+    let model = MultimodalModel::assemble_late_fusion(
+        &config,
+        parts,
+        raw_weights,
+        member_centres,
+        bias,
+        device,
+    )?;
     let mut fused = TrainedModel {
         model,
         config,
@@ -140,6 +166,8 @@ pub fn late_fusion(
         fused,
         LateFusionFit {
             weights,
+            member_centres,
+            member_scales,
             bias,
             l2,
             fitted_on,
@@ -171,6 +199,61 @@ pub fn member_logits(
     }
     Ok(x)
 }
+
+/// [`member_logits`] standardised per member over the cases that have the modality (minus the
+/// column's mean, divided by its standard deviation; 0 stays 0 where a case lacks it), with
+/// those means and deviations (0 and 1 where a column is constant, empty or its member absent).
+///
+/// Why centred: 0 is what a missing modality contributes, so it should mean average evidence.
+/// Why scaled: the stacking weights are fitted on the logits of the cross-fitting folds' members and
+/// applied to the final members, separate training runs whose early-stopped logits can differ
+/// in scale several-fold. Measured on patients each member never trained on (a fold's own
+/// patients; the final members' validation patients), the spread puts them on one scale, so a
+/// weight means the same for the member it is applied to as for those it was fitted on.
+pub fn standardised_member_logits(
+    members: &[Option<&TrainedModel>; 4],
+    cases: &[&PreparedCase],
+    device: &Device,
+) -> Result<StandardisedLogits, TrainError> {
+    let mut x = member_logits(members, cases, device)?;
+    let mut centres = [0.0; 4];
+    let mut scales = [1.0; 4];
+    for (m, member) in members.iter().enumerate() {
+        let Some(member) = member else { continue };
+        let present: Vec<bool> = cases
+            .iter()
+            .map(|c| member.preprocessor.sample(c).present()[m])
+            .collect();
+        let column: Vec<f64> = x
+            .iter()
+            .zip(&present)
+            .filter(|(_, p)| **p)
+            .map(|(row, _)| row[m])
+            .collect();
+        if column.len() < 2 {
+            continue;
+        }
+        let mean = column.iter().sum::<f64>() / column.len() as f64;
+        let var =
+            column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (column.len() - 1) as f64;
+        let sd = var.sqrt();
+        if !(sd.is_finite() && sd > 1e-9) {
+            continue;
+        }
+        centres[m] = mean;
+        scales[m] = sd;
+        for (row, p) in x.iter_mut().zip(&present) {
+            if *p {
+                row[m] = (row[m] - mean) / sd;
+            }
+        }
+    }
+    Ok((x, centres, scales))
+}
+
+/// `([case][modality] standardised logits, centres, scales)` of
+/// [`standardised_member_logits`].
+pub type StandardisedLogits = (Vec<[f64; 4]>, [f64; 4], [f64; 4]);
 
 /// Logistic regression `P(y) = sigmoid(b + w·x)` with the penalty `l2/2 |w|^2` (the bias is not
 /// penalised) and `w >= 0`: Newton's method on the free weights, dropping the most negative
