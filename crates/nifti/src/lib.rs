@@ -497,14 +497,7 @@ fn read_voxels<T>(
         name: hdr.info.datatype.name.clone(),
     })?;
     let file = &hdr.data_file;
-    let skip = (t as u64)
-        .checked_mul(hdr.volume_bytes)
-        .and_then(|v| v.checked_add(hdr.data_offset))
-        .ok_or_else(|| NiftiError::BadField {
-            file: path.to_path_buf(),
-            field: "dim",
-            msg: "data offset overflows".to_owned(),
-        })?;
+    let skip = data_start(path, hdr, t)?;
     let (slope, inter) = hdr.info.scaling.unwrap_or((1.0, 0.0));
     let mut out = Vec::new();
     read_blocks(
@@ -528,6 +521,18 @@ fn read_voxels<T>(
         },
     )?;
     Ok(out)
+}
+
+/// Byte offset of volume `t` in the (inflated) data file.
+fn data_start(path: &Path, hdr: &Header, t: usize) -> Result<u64, NiftiError> {
+    (t as u64)
+        .checked_mul(hdr.volume_bytes)
+        .and_then(|v| v.checked_add(hdr.data_offset))
+        .ok_or_else(|| NiftiError::BadField {
+            file: path.to_path_buf(),
+            field: "dim",
+            msg: "data offset overflows".to_owned(),
+        })
 }
 
 /// Inflates (or reads) the `len` data bytes at `offset` of `file` in blocks of whole
@@ -628,8 +633,48 @@ fn decode_each(raw: &[u8], dtype: Dtype, big: bool, mut f: impl FnMut(f64)) {
 
 fn read_image(path: &Path, hdr: Header, t: usize) -> Result<NiftiImage, NiftiError> {
     let geometry = geometry_from_header(path, &hdr.info)?;
-    // One rounding from f64 to f32, exactly as `np.asarray(get_fdata(), np.float32)`.
-    let data: Vec<f32> = read_voxels(path, &hdr, t, |v| v as f32)?;
+    let unscaled = hdr.info.scaling.is_none_or(|(s, i)| s == 1.0 && i == 0.0);
+    let data: Vec<f32> = match (unscaled, hdr.dtype) {
+        // Types that f32 holds exactly, unscaled (most CT): straight to f32, the same values
+        // as the f64 path below, without the detour.
+        (true, Some(dtype @ (Dtype::U8 | Dtype::I8 | Dtype::I16 | Dtype::U16 | Dtype::F32))) => {
+            let mut out: Vec<f32> = Vec::new();
+            let big = hdr.big;
+            read_blocks(
+                &hdr.data_file,
+                data_start(path, &hdr, t)?,
+                hdr.volume_bytes,
+                dtype.size(),
+                |block, capacity| {
+                    out.reserve(capacity);
+                    macro_rules! extend {
+                        ($t:ty, $n:literal) => {
+                            out.extend(block.chunks_exact($n).map(|c| {
+                                let mut a = [0u8; $n];
+                                a.copy_from_slice(c);
+                                let v = if big {
+                                    <$t>::from_be_bytes(a)
+                                } else {
+                                    <$t>::from_le_bytes(a)
+                                };
+                                f32::from(v)
+                            }))
+                        };
+                    }
+                    match dtype {
+                        Dtype::U8 => out.extend(block.iter().map(|v| f32::from(*v))),
+                        Dtype::I8 => out.extend(block.iter().map(|v| f32::from(*v as i8))),
+                        Dtype::I16 => extend!(i16, 2),
+                        Dtype::U16 => extend!(u16, 2),
+                        _ => extend!(f32, 4),
+                    }
+                },
+            )?;
+            out
+        }
+        // One rounding from f64 to f32, exactly as `np.asarray(get_fdata(), np.float32)`.
+        _ => read_voxels(path, &hdr, t, |v| v as f32)?,
+    };
     let [x, y, z] = geometry.size;
     let arr = Array3::from_shape_vec((z, y, x), data).map_err(|e| NiftiError::Geometry {
         file: path.to_path_buf(),
