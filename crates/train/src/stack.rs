@@ -216,18 +216,29 @@ pub fn standardised_member_logits(
     device: &Device,
 ) -> Result<StandardisedLogits, TrainError> {
     let mut x = member_logits(members, cases, device)?;
+    let present: Vec<[bool; 4]> = cases
+        .iter()
+        .map(|c| {
+            std::array::from_fn(|m| {
+                members[m].is_some_and(|t| t.preprocessor.sample(c).present()[m])
+            })
+        })
+        .collect();
+    let (centres, scales) = standardise_columns(&mut x, &present);
+    Ok((x, centres, scales))
+}
+
+/// Standardises each column of `x` over the rows where `present` (mean 0, sample standard
+/// deviation 1); other entries are left as they are. Returns the means and deviations (0 and 1
+/// for a column with fewer than two present rows or no spread, which is left unchanged).
+fn standardise_columns(x: &mut [[f64; 4]], present: &[[bool; 4]]) -> ([f64; 4], [f64; 4]) {
     let mut centres = [0.0; 4];
     let mut scales = [1.0; 4];
-    for (m, member) in members.iter().enumerate() {
-        let Some(member) = member else { continue };
-        let present: Vec<bool> = cases
-            .iter()
-            .map(|c| member.preprocessor.sample(c).present()[m])
-            .collect();
+    for m in 0..4 {
         let column: Vec<f64> = x
             .iter()
-            .zip(&present)
-            .filter(|(_, p)| **p)
+            .zip(present)
+            .filter(|(_, p)| p[m])
             .map(|(row, _)| row[m])
             .collect();
         if column.len() < 2 {
@@ -242,13 +253,13 @@ pub fn standardised_member_logits(
         }
         centres[m] = mean;
         scales[m] = sd;
-        for (row, p) in x.iter_mut().zip(&present) {
-            if *p {
+        for (row, p) in x.iter_mut().zip(present) {
+            if p[m] {
                 row[m] = (row[m] - mean) / sd;
             }
         }
     }
-    Ok((x, centres, scales))
+    (centres, scales)
 }
 
 /// `([case][modality] standardised logits, centres, scales)` of
@@ -404,5 +415,29 @@ mod tests {
         let x = vec![[-1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]];
         let (w, b) = fit_nonnegative_logistic(&x, &[false, true], 1.0);
         assert!(w[0].is_finite() && w[0] > 0.0 && b.is_finite());
+    }
+
+    #[test]
+    fn standardised_columns_have_mean_0_and_sd_1_over_present_rows_only() {
+        let mut x = vec![
+            [1.0, 5.0, 0.0, 2.0],
+            [3.0, 5.0, 0.0, 0.0],
+            [5.0, 5.0, 0.0, 4.0],
+            [0.0, 5.0, 0.0, 6.0],
+        ];
+        let present = [
+            [true, true, true, true],
+            [true, true, true, false],
+            [true, true, true, true],
+            [false, true, false, true],
+        ];
+        let (c, s) = standardise_columns(&mut x, &present);
+        assert_eq!(c, [3.0, 0.0, 0.0, 4.0]);
+        assert_eq!(s, [2.0, 1.0, 1.0, 2.0]);
+        // Column 0: (1, 3, 5) -> (-1, 0, 1); the absent row keeps its 0.
+        assert_eq!([x[0][0], x[1][0], x[2][0], x[3][0]], [-1.0, 0.0, 1.0, 0.0]);
+        // A constant column is left as it is; an absent entry is not shifted.
+        assert!(x.iter().all(|r| r[1] == 5.0));
+        assert_eq!([x[0][3], x[1][3], x[2][3], x[3][3]], [-1.0, 0.0, 0.0, 1.0]);
     }
 }
