@@ -107,6 +107,48 @@ fn modality_contributions(
         .collect())
 }
 
+/// AUC of the fused model minus that of each single-modality member on the same patients,
+/// with a paired bootstrap 95% interval (patients resampled once for both models), so "the
+/// fused model beats modality m" is a statement with its uncertainty, not two overlapping
+/// intervals. `{}` when there is no fused model or no single-modality member.
+fn fused_versus_members<'a>(
+    predictions: impl Iterator<Item = (&'a str, &'a Predictions)>,
+    seed: u64,
+) -> serde_json::Value {
+    let all: Vec<(&str, &Predictions)> = predictions.collect();
+    let Some((_, fused)) = all.iter().find(|(n, _)| *n == "fused") else {
+        return serde_json::json!({});
+    };
+    let mut out = serde_json::Map::new();
+    for (name, p) in &all {
+        if !oncolens_nn::MODALITIES.contains(name) || p.case_ids != fused.case_ids {
+            continue;
+        }
+        let auc = |s: &[f64]| oncolens_metrics::roc_auc(s, &fused.labels).ok();
+        let value = match (auc(&fused.logits), auc(&p.logits)) {
+            (Some(a), Some(b)) => {
+                let ci = oncolens_metrics::bootstrap_auc_difference_ci(
+                    &fused.logits,
+                    &p.logits,
+                    &fused.labels,
+                    2000,
+                    0.95,
+                    seed,
+                )
+                .ok();
+                serde_json::json!({
+                    "auc_difference": a - b,
+                    "ci95": ci.map(|(lo, hi)| [lo, hi]),
+                    "patients": fused.labels.len(),
+                })
+            }
+            _ => serde_json::json!({"auc_difference": null, "undefined": "one class only"}),
+        };
+        out.insert((*name).to_owned(), value);
+    }
+    serde_json::Value::Object(out)
+}
+
 fn explain_case(
     fused: &TrainedModel,
     case: &PreparedCase,
@@ -395,6 +437,10 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         })
         .collect();
 
+    let fused_vs_single = serde_json::json!({
+        "test": fused_versus_members(models.iter().map(|m| (m.name, &m.test)), cfg.seed),
+        "leave_one_site_out_pooled": fused_versus_members(pooled.iter().map(|(n, p)| (*n, p)), cfg.seed),
+    });
     let mut test = serde_json::Map::new();
     for m in &models {
         test.insert(m.name.to_owned(), m.report.clone());
@@ -407,6 +453,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         "per_site": per_site(&models[0].test, models[0].model.threshold, cfg.seed),
         "leave_one_site_out": loso,
         "leave_one_site_out_pooled": loso_pooled,
+        "fused_vs_single": fused_vs_single,
         "late_fusion": {
             "weights": oncolens_nn::MODALITIES.iter().zip(fit.weights).map(|(n, w)| (*n, w)).collect::<BTreeMap<_, _>>(),
             "bias": fit.bias,

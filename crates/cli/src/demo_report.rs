@@ -115,8 +115,8 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
          patients, calibrated by temperature scaling on them, and scored once on the {} test \
          patients. Single-modality models see only their modality; a patient without it gets \
          the model's prior. The fused model stacks the four: each is stopped at its own best \
-         epoch and the weights of their logits are fitted on the validation patients. \
-         Thresholds are Youden's J on validation. With about fifty test patients the \
+         epoch, and non-negative weights of their standardised logits are fitted on logits of \
+         patients the members never trained on (see the modality section). Thresholds are Youden's J on validation. With about fifty test patients the \
          intervals are wide; the leave-one-site-out section compares the models on every \
          patient.",
         outcome.split.train.len(),
@@ -232,16 +232,50 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                 .collect();
             s.table(&["model", "patients", "AUC [95% CI]"], &rows);
         }
+        let diff =
+            |v: &serde_json::Value| match (v["auc_difference"].as_f64(), v["ci95"].as_array()) {
+                (Some(d), Some(ci)) => format!("{d:+.3} [{}, {}]", f3(&ci[0]), f3(&ci[1])),
+                _ => "n/a".to_owned(),
+            };
+        let cmp = &m["fused_vs_single"];
+        let rows: Vec<Vec<String>> = ["image", "clinical", "text", "omics"]
+            .iter()
+            .filter(|k| cmp["test"].get(**k).is_some())
+            .map(|k| {
+                vec![
+                    label_of(k).to_owned(),
+                    diff(&cmp["test"][*k]),
+                    diff(&cmp["leave_one_site_out_pooled"][*k]),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            s.paragraph(
+                "Fused minus single-modality AUC on the same patients, with a paired bootstrap \
+                 interval (the patients are resampled once for both models): an interval above 0 \
+                 says the fused model is better than that modality alone.",
+            );
+            s.table(
+                &["fused minus", "test split", "pooled leave-one-site-out"],
+                &rows,
+            );
+        }
     }
 
     if let Some(g) = m["modality_contribution"].as_object() {
         let s = report.section("Which modality drove the fused predictions");
         let w = &m["late_fusion"]["weights"];
+        let fitted_on = m["late_fusion"]["fitted_on"]
+            .as_str()
+            .unwrap_or("member logits");
         s.paragraph(format!(
-            "The fused model adds the logits of the single-modality models with non-negative \
-             weights fitted on the validation patients (image {}, clinical {}, text {}, omics \
-             {}). Its logit is therefore an exact sum of one term per modality; the bars show \
-             each modality's share of the absolute terms over held-out patients.",
+            "The fused model adds the single-modality models' logits, each standardised (minus \
+             its mean, divided by its spread, both measured on patients that member never \
+             trained on), with non-negative weights fitted on {fitted_on} (image {}, clinical \
+             {}, text {}, omics {}). Its logit is therefore an exact sum of one term per \
+             modality, and a missing modality adds 0: the average patient's evidence. The bars \
+             show each modality's share of the absolute terms over held-out patients (these \
+             are the modalities' Shapley values).",
             f3(&w["image"]),
             f3(&w["clinical"]),
             f3(&w["text"]),

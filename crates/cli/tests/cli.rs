@@ -273,6 +273,34 @@ fn demo_runs_end_to_end_at_tiny_size() {
         .sum();
     assert!((shares - 1.0).abs() < 1e-9 || shares == 0.0, "{shares}");
     assert_eq!(metrics["leave_one_site_out_pooled"]["fused"]["n"], 32);
+    // Fused minus each member's AUC on the same patients, with a paired interval; the member
+    // scales and centres of the standardised stacking are reported.
+    for (set, n) in [
+        ("test", split["test"].as_u64().unwrap()),
+        ("leave_one_site_out_pooled", 32),
+    ] {
+        let d = metrics["fused_vs_single"][set].as_object().unwrap();
+        assert_eq!(d.len(), 4, "{set}: {d:?}");
+        for (m, v) in d {
+            assert_eq!(v["patients"].as_u64(), Some(n), "{set} {m}");
+            if let Some(diff) = v["auc_difference"].as_f64() {
+                assert!(diff.abs() <= 1.0, "{set} {m}: {diff}");
+                let ci = v["ci95"].as_array().unwrap();
+                assert!(ci[0].as_f64().unwrap() <= ci[1].as_f64().unwrap());
+            }
+        }
+    }
+    for k in ["member_centres", "member_scales"] {
+        let v = metrics["late_fusion"][k].as_object().unwrap();
+        assert_eq!(v.len(), 4, "{k}");
+    }
+    assert!(
+        metrics["late_fusion"]["member_scales"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|s| s.as_f64().unwrap() > 0.0)
+    );
     for method in ["integrated-gradients", "grad-cam"] {
         let share = metrics["attribution_in_lesion"][method].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&share), "{method}: {share}");
