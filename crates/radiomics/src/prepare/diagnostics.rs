@@ -108,22 +108,31 @@ pub fn mean_min_max(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
 }
 
 /// Inclusive `[lo, hi]` index range per array axis `[z, y, x]` of the true voxels, if any.
+///
+/// Row by row over contiguous memory (a branch-free "any" per row first): this runs several
+/// times per extraction, and per-voxel indexed iteration made it a visible share of `prepare`.
 pub fn bounding_box(mask: &Array3<bool>) -> Option<[[usize; 2]; 3]> {
+    let (_, ny, nx) = mask.dim();
+    let owned;
+    let data: &[bool] = match mask.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = mask.iter().copied().collect::<Vec<bool>>();
+            &owned
+        }
+    };
     let mut bb: Option<[[usize; 2]; 3]> = None;
-    for ((z, y, x), m) in mask.indexed_iter() {
-        if !*m {
+    for (r, row) in data.chunks_exact(nx.max(1)).enumerate() {
+        if !row.iter().fold(false, |hit, m| hit | *m) {
             continue;
         }
-        let idx = [z, y, x];
-        match bb.as_mut() {
-            None => bb = Some(idx.map(|i| [i, i])),
-            Some(b) => {
-                for a in 0..3 {
-                    b[a][0] = b[a][0].min(idx[a]);
-                    b[a][1] = b[a][1].max(idx[a]);
-                }
-            }
-        }
+        let (z, y) = (r / ny.max(1), r % ny.max(1));
+        let first = row.iter().position(|m| *m).unwrap_or(0);
+        let last = row.iter().rposition(|m| *m).unwrap_or(first);
+        let b = bb.get_or_insert([[z, z], [y, y], [first, last]]);
+        b[0] = [b[0][0].min(z), b[0][1].max(z)];
+        b[1] = [b[1][0].min(y), b[1][1].max(y)];
+        b[2] = [b[2][0].min(first), b[2][1].max(last)];
     }
     bb
 }
