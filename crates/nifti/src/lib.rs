@@ -580,14 +580,15 @@ fn read_blocks(
 
 /// A reader positioned at byte `offset` of the (inflated) data of `file`, and an upper bound
 /// on how many bytes it can yield, so a corrupt header cannot make us allocate gigabytes up
-/// front. A compressed file is read whole and inflated from memory.
+/// front. A compressed file is inflated through a large buffer (it is never held whole: a 4D
+/// series can be gigabytes).
 fn data_reader(file: &Path, offset: u64) -> Result<(Box<dyn Read>, u64), NiftiError> {
     use std::io::{Seek, SeekFrom};
     if is_gz(file) {
-        let packed = std::fs::read(file).map_err(io_err(file))?;
+        let f = File::open(file).map_err(io_err(file))?;
         // DEFLATE expands at most ~1032:1.
-        let bound = (packed.len() as u64).saturating_mul(1032);
-        let mut r = flate2::read::MultiGzDecoder::new(io::Cursor::new(packed));
+        let bound = f.metadata().map_err(io_err(file))?.len().saturating_mul(1032);
+        let mut r = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, f));
         io::copy(&mut (&mut r).take(offset), &mut io::sink()).map_err(io_err(file))?;
         Ok((Box::new(r), bound))
     } else {
