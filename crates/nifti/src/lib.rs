@@ -587,7 +587,11 @@ fn data_reader(file: &Path, offset: u64) -> Result<(Box<dyn Read>, u64), NiftiEr
     if is_gz(file) {
         let f = File::open(file).map_err(io_err(file))?;
         // DEFLATE expands at most ~1032:1.
-        let bound = f.metadata().map_err(io_err(file))?.len().saturating_mul(1032);
+        let bound = f
+            .metadata()
+            .map_err(io_err(file))?
+            .len()
+            .saturating_mul(1032);
         let mut r = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, f));
         io::copy(&mut (&mut r).take(offset), &mut io::sink()).map_err(io_err(file))?;
         Ok((Box::new(r), bound))
