@@ -192,17 +192,9 @@ pub fn read_label_map(path: &Path) -> Result<LabelMap, NiftiError> {
                 |block, capacity| {
                     out.reserve(capacity);
                     let start = out.len();
-                    let pair = |c: &[u8]| {
-                        let a = [c[0], c[1]];
-                        if hdr.big {
-                            u16::from_be_bytes(a)
-                        } else {
-                            u16::from_le_bytes(a)
-                        }
-                    };
                     match dtype {
-                        Dtype::U8 => out.extend(block.iter().map(|v| u16::from(*v))),
-                        _ => out.extend(block.chunks_exact(2).map(pair)),
+                        Dtype::U8 => out.extend(voxels::<u8>(block, hdr.big).map(u16::from)),
+                        _ => out.extend(voxels::<u16>(block, hdr.big)),
                     }
                     // An i16 read as u16 is negative exactly when its top bit is set.
                     if dtype == Dtype::I16
@@ -604,35 +596,46 @@ fn data_reader(file: &Path, offset: u64) -> Result<(Box<dyn Read>, u64), NiftiEr
     }
 }
 
+/// One voxel decoded from its bytes in file order (little- or big-endian).
+trait Voxel: Sized {
+    const SIZE: usize;
+    fn read(bytes: &[u8], big: bool) -> Self;
+}
+
+macro_rules! voxel {
+    ($($t:ty),*) => {$(
+        impl Voxel for $t {
+            const SIZE: usize = std::mem::size_of::<$t>();
+            fn read(bytes: &[u8], big: bool) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(bytes);
+                if big { <$t>::from_be_bytes(a) } else { <$t>::from_le_bytes(a) }
+            }
+        }
+    )*};
+}
+voxel!(u8, i8, i16, u16, i32, u32, i64, u64, f32, f64);
+
+/// The voxels of `raw` (whole voxels, file order) as `T`.
+fn voxels<T: Voxel>(raw: &[u8], big: bool) -> impl Iterator<Item = T> + '_ {
+    raw.chunks_exact(T::SIZE).map(move |c| T::read(c, big))
+}
+
 /// Calls `f` with every voxel of `raw` (file order) as `f64`, which holds every supported type's
 /// values exactly except 64-bit integers beyond 2^53 (rounded, as numpy's float64 conversion
 /// does). One monomorphised loop per type: this runs once per voxel of every image read.
 fn decode_each(raw: &[u8], dtype: Dtype, big: bool, mut f: impl FnMut(f64)) {
-    macro_rules! each {
-        ($t:ty, $n:literal, $to_f64:expr) => {
-            for c in raw.chunks_exact($n) {
-                let mut a = [0u8; $n];
-                a.copy_from_slice(c);
-                let v = if big {
-                    <$t>::from_be_bytes(a)
-                } else {
-                    <$t>::from_le_bytes(a)
-                };
-                f($to_f64(v));
-            }
-        };
-    }
     match dtype {
-        Dtype::U8 => raw.iter().for_each(|v| f(f64::from(*v))),
-        Dtype::I8 => raw.iter().for_each(|v| f(f64::from(*v as i8))),
-        Dtype::I16 => each!(i16, 2, f64::from),
-        Dtype::U16 => each!(u16, 2, f64::from),
-        Dtype::I32 => each!(i32, 4, f64::from),
-        Dtype::U32 => each!(u32, 4, f64::from),
-        Dtype::I64 => each!(i64, 8, |v: i64| v as f64),
-        Dtype::U64 => each!(u64, 8, |v: u64| v as f64),
-        Dtype::F32 => each!(f32, 4, f64::from),
-        Dtype::F64 => each!(f64, 8, |v: f64| v),
+        Dtype::U8 => voxels::<u8>(raw, big).for_each(|v| f(f64::from(v))),
+        Dtype::I8 => voxels::<i8>(raw, big).for_each(|v| f(f64::from(v))),
+        Dtype::I16 => voxels::<i16>(raw, big).for_each(|v| f(f64::from(v))),
+        Dtype::U16 => voxels::<u16>(raw, big).for_each(|v| f(f64::from(v))),
+        Dtype::I32 => voxels::<i32>(raw, big).for_each(|v| f(f64::from(v))),
+        Dtype::U32 => voxels::<u32>(raw, big).for_each(|v| f(f64::from(v))),
+        Dtype::I64 => voxels::<i64>(raw, big).for_each(|v| f(v as f64)),
+        Dtype::U64 => voxels::<u64>(raw, big).for_each(|v| f(v as f64)),
+        Dtype::F32 => voxels::<f32>(raw, big).for_each(|v| f(f64::from(v))),
+        Dtype::F64 => voxels::<f64>(raw, big).for_each(f),
     }
 }
 
@@ -652,26 +655,12 @@ fn read_image(path: &Path, hdr: Header, t: usize) -> Result<NiftiImage, NiftiErr
                 dtype.size(),
                 |block, capacity| {
                     out.reserve(capacity);
-                    macro_rules! extend {
-                        ($t:ty, $n:literal) => {
-                            out.extend(block.chunks_exact($n).map(|c| {
-                                let mut a = [0u8; $n];
-                                a.copy_from_slice(c);
-                                let v = if big {
-                                    <$t>::from_be_bytes(a)
-                                } else {
-                                    <$t>::from_le_bytes(a)
-                                };
-                                f32::from(v)
-                            }))
-                        };
-                    }
                     match dtype {
-                        Dtype::U8 => out.extend(block.iter().map(|v| f32::from(*v))),
-                        Dtype::I8 => out.extend(block.iter().map(|v| f32::from(*v as i8))),
-                        Dtype::I16 => extend!(i16, 2),
-                        Dtype::U16 => extend!(u16, 2),
-                        _ => extend!(f32, 4),
+                        Dtype::U8 => out.extend(voxels::<u8>(block, big).map(f32::from)),
+                        Dtype::I8 => out.extend(voxels::<i8>(block, big).map(f32::from)),
+                        Dtype::I16 => out.extend(voxels::<i16>(block, big).map(f32::from)),
+                        Dtype::U16 => out.extend(voxels::<u16>(block, big).map(f32::from)),
+                        _ => out.extend(voxels::<f32>(block, big)),
                     }
                 },
             )?;

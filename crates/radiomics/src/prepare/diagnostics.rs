@@ -108,27 +108,36 @@ pub fn mean_min_max(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
 }
 
 /// Inclusive `[lo, hi]` index range per array axis `[z, y, x]` of the true voxels, if any.
-///
-/// Row by row over contiguous memory (a branch-free "any" per row first): this runs several
-/// times per extraction, and per-voxel indexed iteration made it a visible share of `prepare`.
 pub fn bounding_box(mask: &Array3<bool>) -> Option<[[usize; 2]; 3]> {
-    let (_, ny, nx) = mask.dim();
+    bounding_box_where(mask, |m| m)
+}
+
+/// Inclusive `[lo, hi]` index range per array axis `[z, y, x]` of the voxels where `hit`, if any.
+///
+/// Row by row over contiguous memory, with a branch-free "any" per row first (it vectorises):
+/// this runs on whole masks and several times per extraction, where per-voxel indexed iteration
+/// was a visible share of the preparation.
+pub fn bounding_box_where<T: Copy>(
+    a: &Array3<T>,
+    hit: impl Fn(T) -> bool + Copy,
+) -> Option<[[usize; 2]; 3]> {
+    let (_, ny, nx) = a.dim();
     let owned;
-    let data: &[bool] = match mask.as_slice() {
+    let data: &[T] = match a.as_slice() {
         Some(s) => s,
         None => {
-            owned = mask.iter().copied().collect::<Vec<bool>>();
+            owned = a.iter().copied().collect::<Vec<T>>();
             &owned
         }
     };
     let mut bb: Option<[[usize; 2]; 3]> = None;
     for (r, row) in data.chunks_exact(nx.max(1)).enumerate() {
-        if !row.iter().fold(false, |hit, m| hit | *m) {
+        if !row.iter().fold(false, |any, v| any | hit(*v)) {
             continue;
         }
         let (z, y) = (r / ny.max(1), r % ny.max(1));
-        let first = row.iter().position(|m| *m).unwrap_or(0);
-        let last = row.iter().rposition(|m| *m).unwrap_or(first);
+        let first = row.iter().position(|v| hit(*v)).unwrap_or(0);
+        let last = row.iter().rposition(|v| hit(*v)).unwrap_or(first);
         let b = bb.get_or_insert([[z, z], [y, y], [first, last]]);
         b[0] = [b[0][0].min(z), b[0][1].max(z)];
         b[1] = [b[1][0].min(y), b[1][1].max(y)];

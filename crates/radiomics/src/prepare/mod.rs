@@ -273,30 +273,7 @@ fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsErr
 
 /// Inclusive `[z, y, x]` index ranges of the voxels carrying `label`, if any.
 pub(crate) fn label_bounding_box(labels: &Array3<u16>, label: u16) -> Option<[[usize; 2]; 3]> {
-    let (_, ny, nx) = labels.dim();
-    let owned;
-    let data: &[u16] = match labels.as_slice() {
-        Some(s) => s,
-        None => {
-            owned = labels.iter().copied().collect::<Vec<u16>>();
-            &owned
-        }
-    };
-    let mut bb: Option<[[usize; 2]; 3]> = None;
-    for (r, row) in data.chunks_exact(nx.max(1)).enumerate() {
-        // A branch-free scan first (it vectorises); most rows of a big image miss the label.
-        if !row.iter().fold(false, |hit, l| hit | (*l == label)) {
-            continue;
-        }
-        let (z, y) = (r / ny, r % ny);
-        let first = row.iter().position(|l| *l == label).unwrap_or(0);
-        let last = row.iter().rposition(|l| *l == label).unwrap_or(first);
-        let b = bb.get_or_insert([[z, z], [y, y], [first, last]]);
-        b[0] = [b[0][0].min(z), b[0][1].max(z)];
-        b[1] = [b[1][0].min(y), b[1][1].max(y)];
-        b[2] = [b[2][0].min(first), b[2][1].max(last)];
-    }
-    bb
+    diagnostics::bounding_box_where(labels, |l| l == label)
 }
 
 /// Copy of `a` restricted to index ranges per axis `[z, y, x]`.
