@@ -81,8 +81,8 @@ pub fn prepare(
             // longer scales with the whole image.
             let labels = mask.data();
             let ranges = margin_ranges(lbb, radius_mm, spacing_init, full_dims);
-            let img0 = crop(image.data(), &ranges).mapv(f64::from);
-            let roi0 = crop(labels, &ranges).mapv(|l| l == label);
+            let img0 = crop_map(image.data(), &ranges, f64::from);
+            let roi0 = crop_map(labels, &ranges, |l| l == label);
             diagnostics::record_roi(&mut diag, "init_roi", &img0, &roi0, &roi0, Some(full_dims));
             diagnostics::record_image_stats(
                 &mut diag,
@@ -227,7 +227,7 @@ fn margin_ranges(
 /// Mean, minimum and maximum of the whole image, or the first non-finite value.
 ///
 /// This is the one pass over the whole image when nothing is resampled, so it is written to
-/// vectorise: eight independent lanes, no branch per voxel. A non-finite voxel makes the `f64`
+/// vectorise (eight independent lanes, no branch per voxel) and runs over blocks in parallel. A non-finite voxel makes the `f64`
 /// sum non-finite (finite `f32` values cannot overflow it), and only then is it searched for.
 fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsError> {
     const LANES: usize = 8;
@@ -239,22 +239,41 @@ fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsErr
             &owned
         }
     };
+    // Eight independent lanes per block; blocks in parallel (the pass is memory-bound).
+    let lanes = |block: &[f32]| {
+        let mut sum = [0.0f64; LANES];
+        let mut lo = [f32::INFINITY; LANES];
+        let mut hi = [f32::NEG_INFINITY; LANES];
+        let mut groups = block.chunks_exact(LANES);
+        for g in &mut groups {
+            for k in 0..LANES {
+                let v = g[k];
+                sum[k] += f64::from(v);
+                lo[k] = if v < lo[k] { v } else { lo[k] };
+                hi[k] = if v > hi[k] { v } else { hi[k] };
+            }
+        }
+        for (k, v) in groups.remainder().iter().enumerate() {
+            sum[k] += f64::from(*v);
+            lo[k] = lo[k].min(*v);
+            hi[k] = hi[k].max(*v);
+        }
+        (sum, lo, hi)
+    };
+    use rayon::prelude::*;
+    // Per-block results collected in order and combined sequentially: the same sum, to the
+    // last bit, whatever the thread count.
+    let blocks: Vec<([f64; LANES], [f32; LANES], [f32; LANES])> =
+        values.par_chunks(1 << 18).map(lanes).collect();
     let mut sum = [0.0f64; LANES];
     let mut lo = [f32::INFINITY; LANES];
     let mut hi = [f32::NEG_INFINITY; LANES];
-    let mut blocks = values.chunks_exact(LANES);
-    for block in &mut blocks {
+    for (s, l, h) in blocks {
         for k in 0..LANES {
-            let v = block[k];
-            sum[k] += f64::from(v);
-            lo[k] = if v < lo[k] { v } else { lo[k] };
-            hi[k] = if v > hi[k] { v } else { hi[k] };
+            sum[k] += s[k];
+            lo[k] = lo[k].min(l[k]);
+            hi[k] = hi[k].max(h[k]);
         }
-    }
-    for (k, v) in blocks.remainder().iter().enumerate() {
-        sum[k] += f64::from(*v);
-        lo[k] = lo[k].min(*v);
-        hi[k] = hi[k].max(*v);
     }
     let total: f64 = sum.iter().sum();
     if !total.is_finite()
@@ -274,6 +293,20 @@ fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsErr
 /// Inclusive `[z, y, x]` index ranges of the voxels carrying `label`, if any.
 pub(crate) fn label_bounding_box(labels: &Array3<u16>, label: u16) -> Option<[[usize; 2]; 3]> {
     diagnostics::bounding_box_where(labels, |l| l == label)
+}
+
+/// `f` of each element of `a` restricted to index ranges per axis `[z, y, x]`, in one pass
+/// (no intermediate copy of the crop).
+fn crop_map<T: Copy, U>(
+    a: &Array3<T>,
+    ranges: &[std::ops::Range<usize>; 3],
+    f: impl Fn(T) -> U,
+) -> Array3<U> {
+    a.slice_each_axis(|ax| {
+        let r = &ranges[ax.axis.index()];
+        Slice::from(r.start..r.end)
+    })
+    .mapv(f)
 }
 
 /// Copy of `a` restricted to index ranges per axis `[z, y, x]`.
