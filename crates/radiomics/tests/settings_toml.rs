@@ -6,6 +6,7 @@ use oncolens_radiomics::{Discretisation, RadiomicsError, Settings};
 fn presets() -> Vec<Settings> {
     let mut all = vec![
         Settings::pyradiomics(),
+        Settings::pyradiomics_with_ibsi(),
         Settings::ibsi_digital_phantom(),
         Settings::default(),
     ];
