@@ -181,13 +181,7 @@ fn crop_to_label(mask: &LabelMap, label: u16) -> Option<LabelMap> {
     let n = [nz, ny, nx];
     let lo = [0, 1, 2].map(|a| bb[a][0].saturating_sub(1));
     let hi = [0, 1, 2].map(|a| (bb[a][1] + 1).min(n[a] - 1));
-    let data = mask
-        .data()
-        .slice_each_axis(|ax| {
-            let a = ax.axis.index();
-            ndarray::Slice::from(lo[a]..hi[a] + 1)
-        })
-        .to_owned();
+    let data = crate::prepare::crop(mask.data(), &[0, 1, 2].map(|a| lo[a]..hi[a] + 1));
     let g = mask.geometry();
     let origin = g.index_to_physical([lo[2] as f64, lo[1] as f64, lo[0] as f64]);
     let size = [hi[2] - lo[2] + 1, hi[1] - lo[1] + 1, hi[0] - lo[0] + 1];

@@ -4,6 +4,18 @@
 
 mod common;
 
+/// Equal to 1e-9 relative (absolute below 1), or both NaN.
+fn assert_close(f: &oncolens_radiomics::Feature, g: &oncolens_radiomics::Feature) {
+    assert!(
+        (f.value - g.value).abs() <= 1e-9 * g.value.abs().max(1.0)
+            || (f.value.is_nan() && g.value.is_nan()),
+        "{}: {} vs {}",
+        f.name,
+        f.value,
+        g.value
+    );
+}
+
 /// Shape features of a mask without its image equal the full extraction's, minus the three
 /// intensity-reading morphology features.
 #[test]
@@ -16,14 +28,7 @@ fn shape_only_matches_full_extraction() {
     assert!(shape.get("morph_integ_int").is_none());
     for f in &shape.features {
         let g = full.get(&f.name).unwrap();
-        assert!(
-            (f.value - g.value).abs() <= 1e-9 * g.value.abs().max(1.0)
-                || (f.value.is_nan() && g.value.is_nan()),
-            "{}: {} vs {}",
-            f.name,
-            f.value,
-            g.value
-        );
+        assert_close(f, g);
     }
 }
 
@@ -57,13 +62,6 @@ fn shape_only_is_unchanged_by_a_larger_grid() {
     assert_eq!(shape.features.len(), small.features.len());
     for (f, g) in shape.features.iter().zip(&small.features) {
         assert_eq!(f.name, g.name);
-        assert!(
-            (f.value - g.value).abs() <= 1e-9 * g.value.abs().max(1.0)
-                || (f.value.is_nan() && g.value.is_nan()),
-            "{}: {} vs {}",
-            f.name,
-            f.value,
-            g.value
-        );
+        assert_close(f, g);
     }
 }

@@ -112,6 +112,15 @@ pub fn bounding_box(mask: &Array3<bool>) -> Option<[[usize; 2]; 3]> {
     bounding_box_where(mask, |m| m)
 }
 
+/// The elements of `a` in standard (`[z, y, x]`, x fastest) order as one slice: borrowed when
+/// `a` is already laid out so, else copied.
+pub fn contiguous<T: Clone>(a: &Array3<T>) -> std::borrow::Cow<'_, [T]> {
+    match a.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(a.iter().cloned().collect()),
+    }
+}
+
 /// Inclusive `[lo, hi]` index range per array axis `[z, y, x]` of the voxels where `hit`, if any.
 ///
 /// Row by row over contiguous memory, with a branch-free "any" per row first (it vectorises):
@@ -122,14 +131,7 @@ pub fn bounding_box_where<T: Copy>(
     hit: impl Fn(T) -> bool + Copy,
 ) -> Option<[[usize; 2]; 3]> {
     let (_, ny, nx) = a.dim();
-    let owned;
-    let data: &[T] = match a.as_slice() {
-        Some(s) => s,
-        None => {
-            owned = a.iter().copied().collect::<Vec<T>>();
-            &owned
-        }
-    };
+    let data = contiguous(a);
     let mut bb: Option<[[usize; 2]; 3]> = None;
     for (r, row) in data.chunks_exact(nx.max(1)).enumerate() {
         if !row.iter().fold(false, |any, v| any | hit(*v)) {

@@ -227,18 +227,13 @@ fn margin_ranges(
 /// Mean, minimum and maximum of the whole image, or the first non-finite value.
 ///
 /// This is the one pass over the whole image when nothing is resampled, so it is written to
-/// vectorise (eight independent lanes, no branch per voxel) and runs over blocks in parallel. A non-finite voxel makes the `f64`
-/// sum non-finite (finite `f32` values cannot overflow it), and only then is it searched for.
+/// vectorise (eight independent lanes, no branch per voxel) and runs over blocks in parallel.
+/// A non-finite voxel makes the `f64` sum non-finite (finite `f32` values cannot overflow it),
+/// and only then is it searched for.
 fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsError> {
     const LANES: usize = 8;
-    let owned;
-    let values: &[f32] = match data.as_slice() {
-        Some(s) => s,
-        None => {
-            owned = data.iter().copied().collect::<Vec<f32>>();
-            &owned
-        }
-    };
+    let values = diagnostics::contiguous(data);
+    let values: &[f32] = &values;
     // Eight independent lanes per block; blocks in parallel (the pass is memory-bound).
     let lanes = |block: &[f32]| {
         let mut sum = [0.0f64; LANES];
@@ -310,7 +305,7 @@ fn crop_map<T: Copy, U>(
 }
 
 /// Copy of `a` restricted to index ranges per axis `[z, y, x]`.
-fn crop<T: Clone>(a: &Array3<T>, ranges: &[std::ops::Range<usize>; 3]) -> Array3<T> {
+pub(crate) fn crop<T: Clone>(a: &Array3<T>, ranges: &[std::ops::Range<usize>; 3]) -> Array3<T> {
     a.slice_each_axis(|ax| {
         let r = &ranges[ax.axis.index()];
         Slice::from(r.start..r.end)
