@@ -78,13 +78,20 @@ pub struct LearnOutcome {
 /// contribution `weight_m * (logit_m(x) - centre_m) / scale_m` of each modality present,
 /// divided by their sum. Late fusion is additive in the logit and a missing modality adds 0,
 /// so these are exactly the modality Shapley values through the model's missing-modality path.
+/// With `complete_only`, only patients with all four modalities count: the population the
+/// generator's reference shares ([`oncolens_synth::oracle`]) describe.
 fn modality_contributions(
     late: &LateFusion,
     cases: &[&PreparedCase],
+    complete_only: bool,
     device: &oncolens_nn::Device,
 ) -> Result<BTreeMap<&'static str, f64>> {
     let prep = &late.fused.preprocessor;
     let present: Vec<[bool; 4]> = cases.iter().map(|c| prep.sample(c).present()).collect();
+    let counted: Vec<bool> = present
+        .iter()
+        .map(|p| !complete_only || p.iter().all(|&x| x))
+        .collect();
     let mut total = [0.0f64; 4];
     for (name, member) in &late.members {
         let Some(m) = oncolens_nn::MODALITIES.iter().position(|n| n == name) else {
@@ -94,7 +101,7 @@ fn modality_contributions(
         let w = late.fit.weights[m] / late.fit.member_scales[m];
         let centre = late.fit.member_centres[m];
         for (i, z) in member.logits(cases, device)?.into_iter().enumerate() {
-            if present[i][m] {
+            if present[i][m] && counted[i] {
                 total[m] += (w * (z - centre)).abs();
             }
         }
@@ -105,6 +112,53 @@ fn modality_contributions(
         .zip(total)
         .map(|(n, t)| (*n, if sum > 0.0 { t / sum } else { 0.0 }))
         .collect())
+}
+
+/// Simulated patients behind the generator's reference shares (stable to about 0.005).
+const ORACLE_PATIENTS: usize = 40_000;
+
+/// The model's modality shares (complete cases) next to the generator's own
+/// ([`oncolens_synth::oracle`]: the same explanation applied to the Bayes-optimal predictor),
+/// both rankings, whether they agree, and Spearman's rank correlation of the shares.
+fn modality_ranking_check(
+    model: &BTreeMap<&'static str, f64>,
+    patients: usize,
+    seed: u64,
+) -> serde_json::Value {
+    let oracle = oncolens_synth::oracle::modality_shares(patients, seed);
+    let generator: BTreeMap<&str, f64> = oracle
+        .modalities
+        .iter()
+        .copied()
+        .zip(oracle.share)
+        .collect();
+    let rank_of = |shares: &BTreeMap<&'static str, f64>| -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = shares.keys().copied().collect();
+        names.sort_by(|a, b| shares[b].total_cmp(&shares[a]));
+        names
+    };
+    let model_rank = rank_of(model);
+    let generator_rank = oracle.ranking();
+    let position = |order: &[&str], name: &str| order.iter().position(|n| *n == name);
+    let n = generator_rank.len() as f64;
+    let d2: f64 = generator_rank
+        .iter()
+        .filter_map(|name| {
+            let a = position(&model_rank, name)?;
+            let b = position(&generator_rank, name)?;
+            Some((a as f64 - b as f64).powi(2))
+        })
+        .sum();
+    serde_json::json!({
+        "model_complete_cases": model,
+        "generator": generator,
+        "generator_r2_alone": oracle.modalities.iter().copied().zip(oracle.r2_alone).collect::<BTreeMap<_, _>>(),
+        "generator_patients": oracle.patients,
+        "model_ranking": model_rank,
+        "generator_ranking": generator_rank,
+        "rankings_agree": model_rank == generator_rank,
+        "spearman": 1.0 - 6.0 * d2 / (n * (n * n - 1.0)),
+    })
 }
 
 /// AUC of the fused model minus that of each single-modality member on the same patients,
@@ -262,7 +316,9 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         );
     }
     let test_refs: Vec<&PreparedCase> = split.test.iter().map(|&i| &cases[i]).collect();
-    let contributions = modality_contributions(&late, &test_refs, &device)?;
+    let contributions = modality_contributions(&late, &test_refs, false, &device)?;
+    let complete = modality_contributions(&late, &test_refs, true, &device)?;
+    let ranking = modality_ranking_check(&complete, ORACLE_PATIENTS, cfg.seed);
     let fit = late.fit.clone();
     let out_of_fold_auc: BTreeMap<&str, f64> = late.out_of_fold_auc.iter().copied().collect();
     let mut trained: Vec<(&'static str, TrainedModel, TrainConfig)> = vec![(
@@ -480,6 +536,8 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "faithfulness": e.heatmaps.iter().zip(&e.faithfulness).map(|(h, f)| (h.0, *f)).collect::<BTreeMap<_, _>>(),
         })).collect::<Vec<_>>(),
         "modality_contribution": contributions,
+        "modality_contribution_complete_cases": complete,
+        "modality_ranking": ranking,
         "train_config": cfg,
     });
     Ok(LearnOutcome {

@@ -294,6 +294,57 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                 y_range: Some((0.0, 1.0)),
             }),
         );
+        let r = &m["modality_ranking"];
+        if let Some(generator) = r["generator"].as_object() {
+            let order = |v: &serde_json::Value| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" > ")
+                    })
+                    .unwrap_or_default()
+            };
+            s.paragraph(format!(
+                "Reference: the generator's own shares, the same explanation applied to the \
+                 Bayes-optimal predictor that knows the generator ({} simulated patients with \
+                 every modality; the report text and omics are noisy readings of the image \
+                 factors, so they share credit with the image). Model (patients with all four \
+                 modalities): {}. Generator: {}. The rankings {} (Spearman {}).",
+                r["generator_patients"],
+                order(&r["model_ranking"]),
+                order(&r["generator_ranking"]),
+                if r["rankings_agree"].as_bool() == Some(true) {
+                    "agree"
+                } else {
+                    "differ"
+                },
+                f3(&r["spearman"]),
+            ));
+            let rows: Vec<Vec<String>> = generator
+                .iter()
+                .map(|(k, v)| {
+                    vec![
+                        k.clone(),
+                        f3(&g.get(k).cloned().unwrap_or_default()),
+                        f3(&r["model_complete_cases"][k]),
+                        f3(v),
+                        f3(&r["generator_r2_alone"][k]),
+                    ]
+                })
+                .collect();
+            s.table(
+                &[
+                    "modality",
+                    "model, all test patients",
+                    "model, complete cases",
+                    "generator",
+                    "generator R² alone",
+                ],
+                &rows,
+            );
+        }
     }
 
     let s = report.section("Explanations on held-out cases");

@@ -272,6 +272,26 @@ fn demo_runs_end_to_end_at_tiny_size() {
         .map(|v| v.as_f64().unwrap())
         .sum();
     assert!((shares - 1.0).abs() < 1e-9 || shares == 0.0, "{shares}");
+    // The model's ranking is set beside the generator's reference shares, which rank image
+    // first and omics last; the agreement flag is consistent with the two rankings.
+    let ranking = &metrics["modality_ranking"];
+    let generator = ranking["generator_ranking"].as_array().unwrap();
+    assert_eq!(generator.first().unwrap(), "image", "{ranking}");
+    assert_eq!(generator.last().unwrap(), "omics", "{ranking}");
+    let reference: f64 = ranking["generator"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((reference - 1.0).abs() < 1e-9, "{ranking}");
+    assert_eq!(
+        ranking["rankings_agree"].as_bool().unwrap(),
+        ranking["model_ranking"] == ranking["generator_ranking"],
+        "{ranking}"
+    );
+    let rho = ranking["spearman"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&rho), "{ranking}");
     assert_eq!(metrics["leave_one_site_out_pooled"]["fused"]["n"], 32);
     // Fused minus each member's AUC on the same patients, with a paired interval; the member
     // scales and centres of the standardised stacking are reported.

@@ -7,6 +7,7 @@
 //! the `n × n` Gram matrix. The fit is exact (to 1e-10 in the gradient), deterministic, and
 //! costs `O(n² d)` once plus `O(n³)` per Newton step.
 
+use oncolens_core::linalg::solve;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -43,39 +44,6 @@ fn sigmoid(z: f64) -> f64 {
         let e = z.exp();
         e / (1.0 + e)
     }
-}
-
-/// Solves `a x = b` (row-major `n × n`) by Gaussian elimination with partial pivoting.
-fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Option<Vec<f64>> {
-    for col in 0..n {
-        let pivot =
-            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
-        if a[pivot * n + col].abs() < 1e-300 {
-            return None;
-        }
-        if pivot != col {
-            for k in 0..n {
-                a.swap(col * n + k, pivot * n + k);
-            }
-            b.swap(col, pivot);
-        }
-        let p = a[col * n + col];
-        for row in col + 1..n {
-            let f = a[row * n + col] / p;
-            if f != 0.0 {
-                for k in col..n {
-                    a[row * n + k] -= f * a[col * n + k];
-                }
-                b[row] -= f * b[col];
-            }
-        }
-    }
-    let mut x = vec![0.0; n];
-    for row in (0..n).rev() {
-        let s: f64 = (row + 1..n).map(|k| a[row * n + k] * x[k]).sum();
-        x[row] = (b[row] - s) / a[row * n + row];
-    }
-    Some(x)
 }
 
 impl LogisticRegression {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fs;
 pub mod geometry;
 pub mod label;
+pub mod linalg;
 pub mod volume;
 
 pub use case::{Case, CaseLabel, Cohort, CohortEntry, Modality, OmicsProfile, ReportText, SiteId};

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::Explanation;
 use crate::coalition::{CoalitionValues, ValueFn, check_finite};
 use crate::error::{Result, ShapleyError};
-use crate::linalg::solve;
+use oncolens_core::linalg::solve;
 
 /// Budget and randomness of Kernel SHAP.
 /// `Default` is shap's `nsamples="auto"` with seed 0.

@@ -47,7 +47,6 @@ mod coalition;
 mod error;
 mod exact;
 mod kernel;
-mod linalg;
 mod tabular;
 
 pub use error::{Result, ShapleyError};

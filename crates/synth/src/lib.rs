@@ -9,6 +9,7 @@
 pub mod config;
 pub mod fhir;
 pub mod omics;
+pub mod oracle;
 pub mod phantom;
 pub mod report;
 pub mod truth;
@@ -436,7 +437,7 @@ fn write_patient(
 
     let z_half = config.z_extent_mm / 2.0;
     let ph = phantom::Phantom::new(l, z_half, &mut rng);
-    let necrosis = l.heterogeneity > 0.6;
+    let necrosis = report::shows_necrosis(l);
     let kc = ph.lesion_kidney_center();
     let dz = ph.lesion.center_mm[2] - kc[2];
     let pole = if dz > 15.0 {

@@ -217,7 +217,7 @@ impl Phantom {
                 )
             })
             .collect();
-        let necrosis = if latent.heterogeneity > 0.6 {
+        let necrosis = if crate::report::shows_necrosis(latent) {
             radius * (latent.heterogeneity - 0.5) * 1.1
         } else {
             0.0

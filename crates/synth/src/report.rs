@@ -19,44 +19,77 @@ pub struct Reading {
     pub suspicion: f64,
 }
 
+/// Margin words, from smooth to infiltrative.
+pub const MARGINS: [&str; 3] = [
+    "well-circumscribed",
+    "lobulated",
+    "ill-defined, infiltrative",
+];
+/// Texture words, from homogeneous to necrotic.
+pub const TEXTURES: [&str; 3] = [
+    "homogeneous",
+    "mildly heterogeneous",
+    "heterogeneous, with central low attenuation suggesting necrosis,",
+];
+/// Enhancement words, from weak to avid.
+pub const ENHANCEMENTS: [&str; 3] = ["hypoenhancing", "enhancing", "avidly enhancing"];
+/// Impression sentences, from most to least suspicious.
+pub const IMPRESSIONS: [&str; 3] = [
+    "Findings are suspicious for renal cell carcinoma.",
+    "Indeterminate solid renal mass; renal cell carcinoma cannot be excluded.",
+    "Favour a benign lesion such as oncocytoma or lipid-poor angiomyolipoma; follow-up suggested.",
+];
+
+/// 0 below `low`, 1 below `high`, else 2.
+fn level(v: f64, low: f64, high: f64) -> usize {
+    if v < low {
+        0
+    } else if v < high {
+        1
+    } else {
+        2
+    }
+}
+
+/// Whether the radiologist can call central necrosis (the same rule the phantom's texture uses).
+pub fn shows_necrosis(l: &Latent) -> bool {
+    l.heterogeneity > 0.6
+}
+
+impl Reading {
+    /// Position of each written category in [`MARGINS`], [`TEXTURES`], [`ENHANCEMENTS`] and
+    /// [`IMPRESSIONS`]: what a reader of the text can know beyond the size.
+    pub fn levels(&self) -> [usize; 4] {
+        let pos = |words: &[&str; 3], w: &str| words.iter().position(|x| *x == w).unwrap_or(0);
+        [
+            pos(&MARGINS, self.margin),
+            pos(&TEXTURES, self.texture),
+            pos(&ENHANCEMENTS, self.enhancement),
+            pos(&IMPRESSIONS, self.impression),
+        ]
+    }
+}
+
 pub fn read_lesion(l: &Latent, necrosis: bool, rng: &mut impl Rng) -> Reading {
     let n = Normal::new(0.0, 1.0).expect("unit normal");
     let size_cm = ((l.diameter_mm * (1.0 + 0.07 * n.sample(rng))) / 10.0 * 10.0).round() / 10.0;
     let irr = l.irregularity + 0.12 * n.sample(rng);
     let het = l.heterogeneity + 0.12 * n.sample(rng);
     let enh = l.enhancement_hu + 12.0 * n.sample(rng);
-    let margin = if irr < 0.35 {
-        "well-circumscribed"
-    } else if irr < 0.68 {
-        "lobulated"
-    } else {
-        "ill-defined, infiltrative"
-    };
-    let texture = if het < 0.4 {
-        "homogeneous"
+    let margin = MARGINS[level(irr, 0.35, 0.68)];
+    let texture = TEXTURES[if het < 0.4 {
+        0
     } else if het < 0.7 || !necrosis {
-        "mildly heterogeneous"
+        1
     } else {
-        "heterogeneous, with central low attenuation suggesting necrosis,"
-    };
-    let enhancement = if enh < 45.0 {
-        "hypoenhancing"
-    } else if enh < 95.0 {
-        "enhancing"
-    } else {
-        "avidly enhancing"
-    };
+        2
+    }];
+    let enhancement = ENHANCEMENTS[level(enh, 45.0, 95.0)];
     let suspicion = 1.1 * ((size_cm * 10.0).ln() - 35f64.ln()) / 0.4
         + 1.0 * (irr - 0.5) / 0.25
         + 0.8 * (het - 0.5) / 0.25
         + 0.9 * (enh - 70.0) / 30.0;
-    let impression = if suspicion > 1.0 {
-        "Findings are suspicious for renal cell carcinoma."
-    } else if suspicion > -1.0 {
-        "Indeterminate solid renal mass; renal cell carcinoma cannot be excluded."
-    } else {
-        "Favour a benign lesion such as oncocytoma or lipid-poor angiomyolipoma; follow-up suggested."
-    };
+    let impression = IMPRESSIONS[2 - level(suspicion, -1.0, 1.0)];
     Reading {
         size_cm,
         margin,

@@ -10,6 +10,7 @@
 //! ordinary [`oncolens_nn::MultimodalModel`] with additive fusion, so saving, `predict` and
 //! the explanation methods use it unchanged.
 
+use oncolens_core::linalg::solve;
 use oncolens_nn::{Device, FusionKind, ModelConfig, MultimodalModel};
 use serde::{Deserialize, Serialize};
 
@@ -329,7 +330,7 @@ fn fit_logistic(x: &[[f64; 4]], y: &[bool], cols: &[usize], l2: f64) -> (Vec<f64
         // A tiny ridge on the bias too keeps the system solvable when one class is perfectly
         // separated.
         hess[p - 1][p - 1] += 1e-9;
-        let Some(step) = solve(hess, grad) else {
+        let Some(step) = solve(hess.concat(), grad, p) else {
             break;
         };
         let mut change = 0.0f64;
@@ -344,33 +345,6 @@ fn fit_logistic(x: &[[f64; 4]], y: &[bool], cols: &[usize], l2: f64) -> (Vec<f64
     let b = beta[p - 1];
     beta.truncate(p - 1);
     (beta, b)
-}
-
-/// Gaussian elimination with partial pivoting (systems of at most 5 unknowns).
-fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
-    let n = b.len();
-    for col in 0..n {
-        let pivot = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[pivot][col].abs() < 1e-300 {
-            return None;
-        }
-        a.swap(col, pivot);
-        b.swap(col, pivot);
-        let pivot_row = a[col].clone();
-        for r in col + 1..n {
-            let f = a[r][col] / pivot_row[col];
-            for (x, p) in a[r].iter_mut().zip(&pivot_row).skip(col) {
-                *x -= f * p;
-            }
-            b[r] -= f * b[col];
-        }
-    }
-    let mut out = vec![0.0; n];
-    for r in (0..n).rev() {
-        let s: f64 = (r + 1..n).map(|c| a[r][c] * out[c]).sum();
-        out[r] = (b[r] - s) / a[r][r];
-    }
-    Some(out)
 }
 
 #[cfg(test)]
