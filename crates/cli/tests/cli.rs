@@ -418,6 +418,22 @@ fn demo_runs_end_to_end_at_tiny_size() {
         .map(|v| v.as_f64().unwrap())
         .sum();
     assert!((shares - 1.0).abs() < 1e-9 || shares == 0.0, "{shares}");
+    // The image's radiomic path: the four lesion features with their raw values and Shapley
+    // values (the case has a lesion mask, so the model and the case both have them).
+    let lesion = e["lesion_features"].as_array().unwrap();
+    let names: Vec<&str> = lesion
+        .iter()
+        .map(|r| r["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, oncolens_train::cases::LESION_FEATURES, "{lesion:?}");
+    let volume_ml = lesion[0]["value"].as_f64().unwrap().exp() / 1000.0;
+    assert!((0.5..500.0).contains(&volume_ml), "{volume_ml}");
+    assert!(
+        lesion
+            .iter()
+            .all(|r| r["shapley_logit"].as_f64().is_some_and(f64::is_finite)),
+        "{lesion:?}"
+    );
     assert!(ex.join("heatmap.nii.gz").is_file() && ex.join("heatmap.png").is_file());
     let o = oncolens(&[
         "explain",

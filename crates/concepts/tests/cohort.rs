@@ -93,6 +93,7 @@ fn two_channel_models_keep_the_mask_fixed() {
             norm: ImageNorm::None,
             stem_stride: 1,
             block_channels: vec![8],
+            lesion_features: 0,
         },
         clinical_features: 1,
         text_vocab: 0,

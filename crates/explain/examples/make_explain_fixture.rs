@@ -73,6 +73,7 @@ fn main() -> Result<()> {
             norm: ImageNorm::None,
             stem_stride: 1,
             block_channels: vec![8, 8],
+            lesion_features: 0,
         },
         clinical_features: 0,
         text_vocab: 0,

@@ -25,6 +25,7 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
             norm: oncolens_nn::ImageNorm::Batch, // running statistics at inference
             stem_stride: 1,
             block_channels: vec![8],
+            lesion_features: 0,
         },
         clinical_features: 2,
         text_vocab: 0,

@@ -55,6 +55,7 @@ fn case(i: usize, site: &str, rng: &mut ChaCha8Rng) -> PreparedCase {
         image: None,
         lesion: None,
         crop: None,
+        lesion_radiomics: None,
         clinical: Some(record),
         report: Some(report.into()),
         omics: None,

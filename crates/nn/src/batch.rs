@@ -18,6 +18,9 @@ pub struct Sample {
     pub tokens: Option<Vec<u32>>,
     /// Standardised expression values, one per gene.
     pub omics: Option<Vec<f32>>,
+    /// Standardised radiomic features of the lesion (part of the image modality: used only
+    /// with the image, and absent with it). `None` with an image: every feature at its mean.
+    pub lesion_features: Option<Vec<f32>>,
     /// 1 = positive class (malignant), 0 = negative; `None` at prediction time.
     pub label: Option<u8>,
 }
@@ -41,6 +44,7 @@ impl Sample {
             clinical: self.clinical.clone().filter(|_| keep[1]),
             tokens: self.tokens.clone().filter(|_| keep[2]),
             omics: self.omics.clone().filter(|_| keep[3]),
+            lesion_features: self.lesion_features.clone().filter(|_| keep[0]),
             label: self.label,
         }
     }
@@ -53,6 +57,8 @@ pub struct Batch {
     pub clinical: Option<Tensor<2>>,
     pub tokens: Option<(Tensor<2, Int>, Tensor<2>)>,
     pub omics: Option<Tensor<2>>,
+    /// `[batch, lesion_features]` when the image encoder takes lesion radiomics.
+    pub lesion_features: Option<Tensor<2>>,
     /// `[batch, 4]`, 1 where the modality is present and the model has an encoder for it.
     pub present: Tensor<2>,
     /// `[batch]` labels as 0/1 floats, when every sample has one.
@@ -112,6 +118,15 @@ impl Batch {
         } else {
             None
         };
+        let lesion_features = if on[0] && config.image.lesion_features > 0 {
+            Some(dense(
+                config.image.lesion_features,
+                "lesion features",
+                &|s| s.lesion_features.as_ref().filter(|_| s.image.is_some()),
+            )?)
+        } else {
+            None
+        };
         let clinical = if on[1] {
             Some(dense(2 * config.clinical_features, "clinical", &|s| {
                 s.clinical.as_ref()
@@ -166,6 +181,7 @@ impl Batch {
             clinical,
             tokens,
             omics,
+            lesion_features,
             present: Tensor::from_data(TensorData::new(present, [b, 4]), device),
             labels,
         })

@@ -256,7 +256,17 @@ impl MultimodalModel {
         let device = batch.present.device();
         let zeros = || Tensor::<2>::zeros([b, self.embed_dim], &device);
         let image = match (&self.image, image_features) {
-            (Some(enc), Some((f, after))) => enc.embed_from(f, after),
+            (Some(enc), Some((f, after))) => {
+                let conv = enc.embed_from(f, after);
+                match batch
+                    .lesion_features
+                    .clone()
+                    .and_then(|x| enc.embed_lesion(x))
+                {
+                    Some(lesion) => conv + lesion,
+                    None => conv,
+                }
+            }
             _ => zeros(),
         };
         let clinical = match (&self.clinical, &batch.clinical) {

@@ -72,6 +72,8 @@ pub struct ImageEncoder {
     stem: Conv3d,
     blocks: Vec<ResBlock3d>,
     project: Linear,
+    /// Lesion radiomic features -> embedding, added to the pooled convolutional path.
+    lesion: Option<Linear>,
 }
 
 impl ImageEncoder {
@@ -89,6 +91,8 @@ impl ImageEncoder {
                 .init(device),
             blocks,
             project: LinearConfig::new(c, embed_dim).init(device),
+            lesion: (config.lesion_features > 0)
+                .then(|| LinearConfig::new(config.lesion_features, embed_dim).init(device)),
         }
     }
 
@@ -132,5 +136,12 @@ impl ImageEncoder {
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {
         self.embed_features(self.features(x))
+    }
+
+    /// The lesion-radiomics part of the embedding (`None` when the encoder takes none): it is
+    /// added to the convolutional embedding, so the image modality's logit is the sum of a
+    /// convolutional and a linear radiomic term.
+    pub fn embed_lesion(&self, features: Tensor<2>) -> Option<Tensor<2>> {
+        self.lesion.as_ref().map(|l| l.forward(features))
     }
 }

@@ -22,6 +22,7 @@ fn config(fusion: FusionKind, modalities: ModalitySet) -> ModelConfig {
             norm: oncolens_nn::ImageNorm::Batch,
             stem_stride: 1,
             block_channels: vec![8],
+            lesion_features: 2,
         },
         clinical_features: 3,
         text_vocab: 10,
@@ -47,6 +48,7 @@ fn samples(n: usize) -> Vec<Sample> {
                 clinical: (i % 3 != 0).then(|| vec![s, 0.5, -0.2, 0.0, 0.0, 1.0]),
                 tokens: (i % 4 != 0).then(|| vec![2 + y as u32 * 3, 4, 9]),
                 omics: Some(vec![s * 0.8, 0.1, -0.1, s, 0.0]),
+                lesion_features: (i % 3 != 1).then(|| vec![s, 0.3]),
                 label: Some(y),
             }
         })
@@ -85,6 +87,47 @@ fn forward_handles_missing_modalities_in_both_fusions() {
             }
         }
     }
+}
+
+/// Lesion radiomics are part of the image modality: they move the image logit when the image is
+/// there and count for nothing without it.
+#[test]
+fn lesion_features_enter_with_the_image_only() {
+    let device = Device::flex();
+    let cfg = config(FusionKind::Additive, ModalitySet::only(0));
+    let model = MultimodalModel::new(&cfg, &device).unwrap().valid();
+    let logit = |s: &Sample| -> f32 {
+        let batch = Batch::collate(&[s], &cfg, SIDE, &device).unwrap();
+        model
+            .forward(&batch)
+            .logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()[0]
+    };
+    let mut s = samples(2).remove(1);
+    assert!(s.image.is_some());
+    s.lesion_features = Some(vec![0.0, 0.0]);
+    let base = logit(&s);
+    s.lesion_features = Some(vec![2.0, -1.0]);
+    assert!((logit(&s) - base).abs() > 1e-6, "lesion features ignored");
+    // Missing features with an image are the training mean (0 after standardisation).
+    s.lesion_features = None;
+    assert!((logit(&s) - base).abs() < 1e-6);
+    s.image = None;
+    let no_image = logit(&s);
+    s.lesion_features = Some(vec![2.0, -1.0]);
+    assert!(
+        (logit(&s) - no_image).abs() < 1e-6,
+        "features counted without the image"
+    );
+    // The wrong width is a clear error naming them.
+    s.image = samples(2).remove(1).image;
+    s.lesion_features = Some(vec![1.0; 3]);
+    let err = Batch::collate(&[&s], &cfg, SIDE, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lesion features"), "{err}");
 }
 
 #[test]

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use oncolens_core::{ClinicalRecord, Cohort, CohortEntry, Geometry, OmicsProfile, Volume};
+use oncolens_core::{
+    ClinicalRecord, Cohort, CohortEntry, Geometry, LabelMap, OmicsProfile, Volume,
+};
 use oncolens_records::omics::ExpressionTable;
 use oncolens_transforms::{CropSpec, centroid_mm, crop_around, grid_centered_at, resample_to_grid};
 use rayon::prelude::*;
@@ -61,9 +63,59 @@ pub struct PreparedCase {
     /// The lesion mask on the crop grid (trilinear, so partial-volume fractions in [0, 1]).
     pub lesion: Option<Vec<f32>>,
     pub crop: Option<CropOrigin>,
+    /// Radiomic features of the lesion on the full-resolution image ([`LESION_FEATURES`]),
+    /// when the case has an image and a non-empty lesion mask on its grid.
+    pub lesion_radiomics: Option<Vec<f64>>,
     pub clinical: Option<ClinicalRecord>,
     pub report: Option<String>,
     pub omics: Option<OmicsProfile>,
+}
+
+/// The lesion's radiomic features that enter the image encoder, in input order (IBSI tags;
+/// `stat_sd` is the square root of IBSI `stat_var`). Each reads one image factor a
+/// radiologist weighs: size (the logarithm of the mesh volume, as lesion size acts on
+/// malignancy multiplicatively), margin (sphericity), enhancement (mean) and heterogeneity
+/// (spread of the intensities).
+pub const LESION_FEATURES: [&str; 4] = [
+    "log_morph_volume",
+    "morph_sphericity",
+    "stat_mean",
+    "stat_sd",
+];
+
+/// [`LESION_FEATURES`] of the voxels of `mask` that are not 0, on the full-resolution image:
+/// shape through `oncolens-radiomics` (PyRadiomics' settings: the native grid, mesh from
+/// marching cubes), intensities over the mask's voxels. `None` when the mask is empty, is on
+/// another grid, or its mesh is degenerate.
+pub fn lesion_radiomics(image: &Volume<f32>, mask: &LabelMap) -> Option<Vec<f64>> {
+    if mask.data().dim() != image.data().dim() {
+        return None;
+    }
+    let (mut n, mut sum, mut sum_sq) = (0usize, 0.0f64, 0.0f64);
+    for (&v, &l) in image.data().iter().zip(mask.data().iter()) {
+        if l != 0 {
+            let v = f64::from(v);
+            n += 1;
+            sum += v;
+            sum_sq += v * v;
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    let binary = LabelMap::new(
+        mask.data().mapv(|l| u16::from(l != 0)),
+        mask.geometry().clone(),
+    )
+    .ok()?;
+    let settings = oncolens_radiomics::Settings::pyradiomics();
+    let shape = oncolens_radiomics::extract_shape(&binary, 1, &settings).ok()?;
+    let value = |name: &str| shape.get(name).map(|f| f.value).filter(|v| v.is_finite());
+    let volume_mm3 = value("morph_volume").filter(|v| *v > 0.0)?;
+    let sphericity = value("morph_sphericity")?;
+    let mean = sum / n as f64;
+    let sd = (sum_sq / n as f64 - mean * mean).max(0.0).sqrt();
+    Some(vec![volume_mm3.ln(), sphericity, mean, sd])
 }
 
 fn whole_grid(g: &Geometry, side: usize) -> Result<Geometry, TrainError> {
@@ -144,6 +196,10 @@ pub fn prepare_case(
     input: &ImageInput,
 ) -> Result<PreparedCase, TrainError> {
     let case = oncolens_io::load_case(entry, omics)?;
+    let lesion_radiomics = match (&case.image, &case.lesion_mask) {
+        (Some(img), Some(mask)) => lesion_radiomics(img, mask),
+        _ => None,
+    };
     let (image, lesion, crop) = match &case.image {
         Some(img) => {
             let c = image_input(
@@ -169,6 +225,7 @@ pub fn prepare_case(
         image,
         lesion,
         crop,
+        lesion_radiomics,
         clinical: case.clinical,
         report: case.report.map(|r| r.text),
         omics: case.omics,
@@ -203,4 +260,73 @@ pub fn prepare_cohort(
             r
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array3;
+    use oncolens_core::Direction;
+
+    fn grid(n: usize, spacing: f64) -> Geometry {
+        Geometry::new([n; 3], [spacing; 3], [0.0; 3], Direction::default()).unwrap()
+    }
+
+    /// A ball of radius `r_mm` (centre of the grid) with intensity `inside(k)` at its voxels.
+    fn ball(n: usize, spacing: f64, r_mm: f64) -> (Volume<f32>, LabelMap) {
+        let c = (n as f64 - 1.0) / 2.0;
+        let inside = |z: usize, y: usize, x: usize| {
+            let d2 = [z, y, x]
+                .iter()
+                .map(|&i| ((i as f64 - c) * spacing).powi(2))
+                .sum::<f64>();
+            d2 <= r_mm * r_mm
+        };
+        let labels = Array3::from_shape_fn((n, n, n), |(z, y, x)| u16::from(inside(z, y, x)) * 2);
+        // Alternating 60 / 100 HU inside (mean 80, sd 20), -50 outside.
+        let image = Array3::from_shape_fn((n, n, n), |(z, y, x)| {
+            if inside(z, y, x) {
+                if (z + y + x) % 2 == 0 { 60.0 } else { 100.0 }
+            } else {
+                -50.0
+            }
+        });
+        (
+            Volume::new(image, grid(n, spacing)).unwrap(),
+            LabelMap::new(labels, grid(n, spacing)).unwrap(),
+        )
+    }
+
+    #[test]
+    fn lesion_radiomics_read_size_roundness_and_intensities() {
+        let (image, mask) = ball(40, 1.0, 12.0);
+        let f = lesion_radiomics(&image, &mask).unwrap();
+        assert_eq!(f.len(), LESION_FEATURES.len());
+        // Any non-zero label counts (here 2); the mesh volume of a voxelised ball is within a few
+        // per cent of 4/3 pi r^3.
+        let analytic = 4.0 / 3.0 * std::f64::consts::PI * 12f64.powi(3);
+        assert!((f[0].exp() / analytic - 1.0).abs() < 0.05, "{f:?}");
+        assert!(f[1] > 0.9 && f[1] <= 1.0, "sphericity {f:?}");
+        assert!(
+            (f[2] - 80.0).abs() < 0.5 && (f[3] - 20.0).abs() < 0.5,
+            "{f:?}"
+        );
+        // A larger ball is larger by the cube of the radius ratio.
+        let (image2, mask2) = ball(40, 1.0, 16.0);
+        let g = lesion_radiomics(&image2, &mask2).unwrap();
+        assert!(
+            ((g[0] - f[0]) - 3.0 * (16f64 / 12.0).ln()).abs() < 0.05,
+            "{f:?} {g:?}"
+        );
+    }
+
+    #[test]
+    fn lesion_radiomics_refuse_empty_and_mismatched_masks() {
+        let (image, mask) = ball(20, 1.0, 5.0);
+        let empty = LabelMap::new(Array3::zeros((20, 20, 20)), grid(20, 1.0)).unwrap();
+        assert!(lesion_radiomics(&image, &empty).is_none());
+        let other = LabelMap::new(Array3::ones((10, 10, 10)), grid(10, 1.0)).unwrap();
+        assert!(lesion_radiomics(&image, &other).is_none());
+        assert!(lesion_radiomics(&image, &mask).is_some());
+    }
 }

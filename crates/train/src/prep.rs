@@ -68,6 +68,44 @@ pub struct OmicsScaling {
     pub std: Vec<f64>,
 }
 
+/// Standardisation of the lesion's radiomic features ([`crate::cases::LESION_FEATURES`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LesionScaling {
+    pub features: Vec<String>,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl LesionScaling {
+    /// Fitted on the feature vectors of the training patients that have them; `None` when
+    /// none does (no lesion masks): the model then takes no lesion features.
+    pub(crate) fn fit<'a>(rows: impl Iterator<Item = &'a Vec<f64>>) -> Option<Self> {
+        let rows: Vec<&Vec<f64>> = rows.collect();
+        let width = crate::cases::LESION_FEATURES.len();
+        if rows.is_empty() || rows.iter().any(|r| r.len() != width) {
+            return None;
+        }
+        let (mean, std) = (0..width)
+            .map(|k| mean_std(&rows.iter().map(|r| r[k]).collect::<Vec<_>>()))
+            .unzip();
+        Some(Self {
+            features: crate::cases::LESION_FEATURES.map(String::from).to_vec(),
+            mean,
+            std,
+        })
+    }
+
+    fn apply(&self, values: &[f64]) -> Option<Vec<f32>> {
+        (values.len() == self.mean.len()).then(|| {
+            values
+                .iter()
+                .zip(self.mean.iter().zip(&self.std))
+                .map(|(v, (m, s))| ((v - m) / s).clamp(-6.0, 6.0) as f32)
+                .collect()
+        })
+    }
+}
+
 /// Everything fitted on the training patients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessor {
@@ -80,6 +118,9 @@ pub struct Preprocessor {
     pub clinical: Vec<ClinicalFeature>,
     pub tokenizer: Option<Tokenizer>,
     pub omics: Option<OmicsScaling>,
+    /// Lesion radiomics for the image encoder (absent in models saved before they existed).
+    #[serde(default)]
+    pub lesion: Option<LesionScaling>,
 }
 
 fn mean_std(values: &[f64]) -> (f64, f64) {
@@ -238,6 +279,13 @@ impl Preprocessor {
             OmicsScaling { genes, mean, std }
         });
 
+        let lesion = LesionScaling::fit(
+            train
+                .iter()
+                .filter(|c| c.image.is_some())
+                .filter_map(|c| c.lesion_radiomics.as_ref()),
+        );
+
         Self {
             image_input,
             window,
@@ -245,6 +293,7 @@ impl Preprocessor {
             clinical,
             tokenizer,
             omics,
+            lesion,
         }
     }
 
@@ -263,6 +312,11 @@ impl Preprocessor {
 
     pub fn text_vocab(&self) -> usize {
         self.tokenizer.as_ref().map_or(0, Tokenizer::vocab_size)
+    }
+
+    /// Lesion radiomic features the image encoder takes (0: none).
+    pub fn lesion_features(&self) -> usize {
+        self.lesion.as_ref().map_or(0, |l| l.features.len())
     }
 
     pub fn omics_genes(&self) -> usize {
@@ -327,11 +381,16 @@ impl Preprocessor {
             ),
             _ => None,
         };
+        let lesion_features = match (&image, &self.lesion, &case.lesion_radiomics) {
+            (Some(_), Some(s), Some(v)) => s.apply(v),
+            _ => None,
+        };
         Sample {
             image,
             clinical,
             tokens,
             omics,
+            lesion_features,
             label: case.label.map(|l| l.min(1)),
         }
     }

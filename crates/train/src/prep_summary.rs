@@ -17,7 +17,7 @@ use oncolens_transforms::HuWindow;
 use serde::{Deserialize, Serialize};
 
 use crate::cases::{ImageInput, PreparedCase};
-use crate::prep::{ClinicalFeature, ClinicalSource, OmicsScaling, Preprocessor};
+use crate::prep::{ClinicalFeature, ClinicalSource, LesionScaling, OmicsScaling, Preprocessor};
 
 /// Count, sum and sum of squares of one quantity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -85,6 +85,9 @@ pub struct PrepSummary {
     /// Gene names (the first profile's order) and per-gene moments.
     pub genes: Vec<String>,
     pub gene_moments: Vec<Moments>,
+    /// Moments of each lesion radiomic feature over the patients with an image that have them.
+    #[serde(default)]
+    pub lesion_moments: Vec<Moments>,
 }
 
 impl PrepSummary {
@@ -150,6 +153,17 @@ impl PrepSummary {
             .map(|(t, n)| (t, n as u64))
             .filter(|(_, n)| *n >= min_cell)
             .collect();
+        for row in train
+            .iter()
+            .filter(|c| c.image.is_some())
+            .filter_map(|c| c.lesion_radiomics.as_ref())
+            .filter(|r| r.len() == crate::cases::LESION_FEATURES.len())
+        {
+            s.lesion_moments.resize(row.len(), Moments::default());
+            for (m, &v) in s.lesion_moments.iter_mut().zip(row) {
+                m.add(v);
+            }
+        }
         if let Some(first) = train.iter().find_map(|c| c.omics.as_ref()) {
             s.genes = first.genes.clone();
             s.gene_moments = vec![Moments::default(); s.genes.len()];
@@ -191,6 +205,17 @@ impl PrepSummary {
             *self.token_df.entry(t.clone()).or_default() += n;
         }
         self.reports += o.reports;
+        if !o.lesion_moments.is_empty() {
+            if self.lesion_moments.is_empty() {
+                self.lesion_moments = o.lesion_moments.clone();
+            } else if self.lesion_moments.len() != o.lesion_moments.len() {
+                return Err("stations compute different lesion radiomic features".into());
+            } else {
+                for (a, b) in self.lesion_moments.iter_mut().zip(&o.lesion_moments) {
+                    a.merge(b);
+                }
+            }
+        }
         if !o.genes.is_empty() {
             if self.genes.is_empty() {
                 self.genes = o.genes.clone();
@@ -277,6 +302,14 @@ impl PrepSummary {
                 std,
             }
         });
+        let lesion = (!self.lesion_moments.is_empty()).then(|| {
+            let (mean, std) = self.lesion_moments.iter().map(Moments::mean_std).unzip();
+            LesionScaling {
+                features: crate::cases::LESION_FEATURES.map(String::from).to_vec(),
+                mean,
+                std,
+            }
+        });
         Preprocessor {
             image_input,
             window,
@@ -284,6 +317,75 @@ impl PrepSummary {
             clinical,
             tokenizer,
             omics,
+            lesion,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(i: usize, lesion: Option<Vec<f64>>, image: bool) -> PreparedCase {
+        PreparedCase {
+            id: format!("c{i}"),
+            site: "s".into(),
+            label: Some((i % 2) as u8),
+            split: None,
+            dir: Default::default(),
+            image: image.then(|| vec![-1000.0, 40.0]),
+            lesion: None,
+            crop: None,
+            lesion_radiomics: lesion,
+            clinical: None,
+            report: None,
+            omics: None,
+        }
+    }
+
+    /// Lesion radiomics pooled from two stations' moments standardise exactly as a fit on the
+    /// pooled patients; a patient without an image does not count.
+    #[test]
+    fn lesion_scaling_from_summaries_equals_the_pooled_fit() {
+        let a: Vec<PreparedCase> = (0..7)
+            .map(|i| {
+                case(
+                    i,
+                    Some(vec![8.0 + i as f64 * 0.3, 0.7, 60.0 + i as f64, 12.0]),
+                    true,
+                )
+            })
+            .collect();
+        let mut b: Vec<PreparedCase> = (0..5)
+            .map(|i| {
+                case(
+                    i,
+                    Some(vec![9.5 - i as f64 * 0.2, 0.9, 90.0, 20.0 + i as f64]),
+                    true,
+                )
+            })
+            .collect();
+        b.push(case(9, Some(vec![100.0; 4]), false));
+        let refs_a: Vec<&PreparedCase> = a.iter().collect();
+        let refs_b: Vec<&PreparedCase> = b.iter().collect();
+        let mut pooled = PrepSummary::of(&refs_a, 1);
+        pooled.merge(&PrepSummary::of(&refs_b, 1)).unwrap();
+        let fed = pooled
+            .preprocessor(ImageInput::DEFAULT_CROP)
+            .lesion
+            .unwrap();
+        let all: Vec<&PreparedCase> = a.iter().chain(&b).collect();
+        let fit = Preprocessor::fit(&all, ImageInput::DEFAULT_CROP)
+            .lesion
+            .unwrap();
+        assert_eq!(fed.features, fit.features);
+        for k in 0..4 {
+            assert!((fed.mean[k] - fit.mean[k]).abs() < 1e-9, "{fed:?} {fit:?}");
+            assert!((fed.std[k] - fit.std[k]).abs() < 1e-9, "{fed:?} {fit:?}");
+        }
+        // A station that computes another feature list cannot merge.
+        let mut odd = PrepSummary::of(&refs_a, 1);
+        odd.lesion_moments.pop();
+        assert!(pooled.merge(&odd).is_err());
     }
 }

@@ -170,6 +170,7 @@ mod tests {
                 image: None,
                 lesion: None,
                 crop: None,
+                lesion_radiomics: None,
                 clinical: None,
                 report: None,
                 omics: None,

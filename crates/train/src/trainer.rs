@@ -415,6 +415,7 @@ pub fn model_config(
         embed_dim: cfg.embed_dim,
         image: oncolens_nn::ImageEncoderConfig {
             in_channels: prep.image_channels(),
+            lesion_features: prep.lesion_features(),
             ..cfg.image.clone()
         },
         clinical_features: prep.clinical_features(),

@@ -20,6 +20,7 @@ fn tiny_config() -> TrainConfig {
             norm: oncolens_nn::ImageNorm::Batch,
             stem_stride: 1,
             block_channels: vec![8, 8],
+            lesion_features: 0,
         },
         image_input: ImageInput::LesionCrop(CropSpec {
             side: 12,
@@ -48,6 +49,32 @@ fn trains_evaluates_saves_and_reloads_on_a_generated_cohort() {
     assert_eq!(cases.len(), 28);
     let with_image = cases.iter().filter(|c| c.image.is_some()).count();
     assert!(with_image >= 20);
+    // Every case with an image and a lesion mask has the lesion's radiomics, and their log
+    // volume follows the generator's lesion diameter (volume ~ diameter^3).
+    let truth = std::fs::read_to_string(root.join("ground_truth.csv")).unwrap();
+    let mut lines = truth.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (id_col, d_col) = (col("case_id"), col("diameter_mm"));
+    let diameters: std::collections::HashMap<String, f64> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|f| (f[id_col].to_owned(), f[d_col].parse::<f64>().unwrap()))
+        .collect();
+    let mut pairs = Vec::new();
+    for c in cases.iter().filter(|c| c.image.is_some()) {
+        let f = c.lesion_radiomics.as_ref().expect("lesion radiomics");
+        assert_eq!(f.len(), oncolens_train::cases::LESION_FEATURES.len());
+        pairs.push((f[0], 3.0 * diameters[&c.id].ln()));
+    }
+    let n = pairs.len() as f64;
+    let (ma, mb) = pairs
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let cov: f64 = pairs.iter().map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = pairs.iter().map(|(x, _)| (x - ma).powi(2)).sum();
+    let vb: f64 = pairs.iter().map(|(_, y)| (y - mb).powi(2)).sum();
+    let r = cov / (va * vb).sqrt();
+    assert!(r > 0.9, "log volume vs 3 ln diameter: r = {r}");
     for c in cases.iter().filter(|c| c.image.is_some()) {
         assert_eq!(c.image.as_ref().unwrap().len(), 12 * 12 * 12);
         assert_eq!(c.crop.as_ref().unwrap().centred_on, "lesion_mask");

@@ -28,6 +28,7 @@ pub fn config() -> ModelConfig {
             norm: ImageNorm::None,
             stem_stride: 1,
             block_channels: vec![8],
+            lesion_features: 0,
         },
         clinical_features: 0,
         text_vocab: 0,
@@ -69,6 +70,7 @@ pub fn blob(rng: &mut ChaCha8Rng) -> Vec<f32> {
 pub fn sample(image: Vec<f32>, label: u8) -> Sample {
     Sample {
         image: Some(image),
+        lesion_features: None,
         label: Some(label),
         ..Sample::default()
     }
