@@ -12,6 +12,7 @@ mod import;
 mod learn;
 mod progress;
 mod radiomics;
+mod radiomics_region;
 mod station;
 
 use std::path::PathBuf;

@@ -82,6 +82,40 @@ fn settings(args: &RadiomicsArgs) -> Result<Settings> {
     })
 }
 
+/// Features of `label` over an image (NIfTI file or DICOM folder) and its mask. A NIfTI image
+/// is streamed and only the region the features read is kept
+/// ([`crate::radiomics_region`]); otherwise (DICOM, resampling settings) the image and the
+/// mask are read whole, side by side.
+fn features(
+    image_path: &Path,
+    mask_path: &Path,
+    label: u16,
+    settings: &Settings,
+) -> Result<FeatureSet> {
+    if image_path.is_file() {
+        return features_with_mask(image_path, &read_mask(mask_path)?, label, settings);
+    }
+    // Two independent reads: side by side.
+    let (image, mask) = rayon::join(|| read_image(image_path), || read_mask(mask_path));
+    Ok(extract(&image?, &mask?, label, settings)?)
+}
+
+/// [`features`] with the mask already read.
+fn features_with_mask(
+    image_path: &Path,
+    mask: &LabelMap,
+    label: u16,
+    settings: &Settings,
+) -> Result<FeatureSet> {
+    if image_path.is_file()
+        && let Some(set) =
+            crate::radiomics_region::extract_streamed(image_path, mask, label, settings)?
+    {
+        return Ok(set);
+    }
+    Ok(extract(&read_image(image_path)?, mask, label, settings)?)
+}
+
 /// Reads a NIfTI file or a DICOM series folder as a HU volume.
 fn read_image(path: &Path) -> Result<Volume<f32>> {
     if path.is_dir() {
@@ -125,10 +159,7 @@ pub fn run(args: &RadiomicsArgs) -> Result<()> {
     let (Some(image_path), Some(mask_path)) = (&args.image, &args.mask) else {
         bail!("give --image and --mask, or --cohort");
     };
-    // Two independent gzip streams: inflate them side by side.
-    let (image, mask) = rayon::join(|| read_image(image_path), || read_mask(mask_path));
-    let (image, mask) = (image?, mask?);
-    let set = extract(&image, &mask, args.label, &settings).with_context(|| {
+    let set = features(image_path, mask_path, args.label, &settings).with_context(|| {
         format!(
             "radiomics of label {} in {} over {}",
             args.label,
@@ -248,10 +279,7 @@ fn cohort_rows(
                 let mask = read_mask(mask_path)?;
                 let image_path = entry.dicom_dir.as_ref().or(entry.image_nifti.as_ref());
                 let set = match image_path {
-                    Some(p) if !shape_only => {
-                        let image = read_image(p)?;
-                        extract(&image, &mask, label, settings)?
-                    }
+                    Some(p) if !shape_only => features_with_mask(p, &mask, label, settings)?,
                     _ => extract_shape(&mask, label, settings)?,
                 };
                 let record = match &entry.fhir {

@@ -756,3 +756,55 @@ fn radiomics_single_and_cohort_modes() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("grid"), "{}", stderr(&o));
 }
+
+/// `oncolens radiomics` streams a NIfTI CT and keeps only the region the features read; on the
+/// IBSI CT phantom (shared data) its features equal the library's on the whole image, bit for
+/// bit, for PyRadiomics' settings and for the IBSI ones (local-intensity margin).
+#[test]
+fn radiomics_streamed_equals_whole_image_on_real_ct() {
+    let shared = std::env::var_os("ONCOLENS_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let dir = shared.join("reference/radiomics/ibsi1/ct_phantom_CC-BY-NC");
+    let (image, mask) = (
+        dir.join("image/phantom.nii.gz"),
+        dir.join("mask/mask.nii.gz"),
+    );
+    if !image.is_file() {
+        eprintln!("skipped: {} not found", image.display());
+        return;
+    }
+    let volume = oncolens_nifti::read_volume(&image).unwrap().volume;
+    let labels = oncolens_nifti::read_label_map(&mask).unwrap();
+    for (preset, settings) in [
+        ("pyradiomics", oncolens_radiomics::Settings::pyradiomics()),
+        (
+            "pyradiomics-ibsi",
+            oncolens_radiomics::Settings::pyradiomics_with_ibsi(),
+        ),
+    ] {
+        let o = oncolens(&[
+            "radiomics",
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--preset",
+            preset,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let want = oncolens_radiomics::extract(&volume, &labels, 1, &settings).unwrap();
+        // Both through the same JSON text and parser: equal values print identically.
+        let want: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string_pretty(&want).unwrap()).unwrap();
+        let got = v["features"].as_array().unwrap();
+        assert_eq!(got.len(), want["features"].as_array().unwrap().len());
+        for (g, w) in got.iter().zip(want["features"].as_array().unwrap()) {
+            assert_eq!(g, w, "{preset}");
+        }
+        // Settings and IBSI diagnostics (whole-image statistics included) too.
+        assert_eq!(v, want, "{preset}");
+    }
+}

@@ -515,6 +515,68 @@ fn read_voxels<T>(
     Ok(out)
 }
 
+/// Decodes volume `t` to `f32` block by block, in file order, calling `sink(block, remaining)`
+/// with each block and (an upper bound on) how many voxels are still to come, so a caller that
+/// keeps everything can reserve once. Values are those of [`read_volume`]: unscaled integer types
+/// that `f32` holds exactly and `f32` itself go straight to `f32`; anything else (scaled, or
+/// wider types) is decoded in `f64`, scaled as nibabel does and rounded once to `f32`, exactly as
+/// `np.asarray(img.get_fdata(), np.float32)`.
+fn decode_f32_blocks(
+    path: &Path,
+    hdr: &Header,
+    t: usize,
+    mut sink: impl FnMut(&[f32], usize),
+) -> Result<(), NiftiError> {
+    let dtype = hdr.dtype.ok_or_else(|| NiftiError::UnsupportedDatatype {
+        file: path.to_path_buf(),
+        code: hdr.info.datatype.code,
+        name: hdr.info.datatype.name.clone(),
+    })?;
+    let unscaled = hdr.info.scaling.is_none_or(|(s, i)| s == 1.0 && i == 0.0);
+    let (slope, inter) = hdr.info.scaling.unwrap_or((1.0, 0.0));
+    let big = hdr.big;
+    let mut scratch: Vec<f32> = Vec::new();
+    read_blocks(
+        &hdr.data_file,
+        data_start(path, hdr, t)?,
+        hdr.volume_bytes,
+        dtype.size(),
+        |block, remaining| {
+            scratch.clear();
+            match (unscaled, dtype) {
+                (true, Dtype::U8) => scratch.extend(voxels::<u8>(block, big).map(f32::from)),
+                (true, Dtype::I8) => scratch.extend(voxels::<i8>(block, big).map(f32::from)),
+                (true, Dtype::I16) => scratch.extend(voxels::<i16>(block, big).map(f32::from)),
+                (true, Dtype::U16) => scratch.extend(voxels::<u16>(block, big).map(f32::from)),
+                (true, Dtype::F32) => scratch.extend(voxels::<f32>(block, big)),
+                // Multiply unless 1, add unless 0 (nibabel's apply_read_scaling), so -0.0 and
+                // NaN payloads of unscaled float data survive untouched.
+                _ => decode_each(block, dtype, big, |mut v| {
+                    if slope != 1.0 {
+                        v *= slope;
+                    }
+                    if inter != 0.0 {
+                        v += inter;
+                    }
+                    scratch.push(v as f32);
+                }),
+            }
+            sink(&scratch, remaining);
+        },
+    )
+}
+
+/// Streams the voxels of a 3D image in file order (x fastest, then y, then z), as `f32` with the
+/// values [`read_volume`] gives, in blocks of up to a few hundred thousand voxels, and returns
+/// its geometry. Nothing of the image is held: for a pass that keeps only a region of interest
+/// or statistics, a whole CT slab costs no more memory than one block.
+pub fn stream_volume(path: &Path, mut sink: impl FnMut(&[f32])) -> Result<Geometry, NiftiError> {
+    let hdr = read_single_volume_header(path)?;
+    let geometry = geometry_from_header(path, &hdr.info)?;
+    decode_f32_blocks(path, &hdr, 0, |block, _| sink(block))?;
+    Ok(geometry)
+}
+
 /// Byte offset of volume `t` in the (inflated) data file.
 fn data_start(path: &Path, hdr: &Header, t: usize) -> Result<u64, NiftiError> {
     (t as u64)
@@ -641,34 +703,11 @@ fn decode_each(raw: &[u8], dtype: Dtype, big: bool, mut f: impl FnMut(f64)) {
 
 fn read_image(path: &Path, hdr: Header, t: usize) -> Result<NiftiImage, NiftiError> {
     let geometry = geometry_from_header(path, &hdr.info)?;
-    let unscaled = hdr.info.scaling.is_none_or(|(s, i)| s == 1.0 && i == 0.0);
-    let data: Vec<f32> = match (unscaled, hdr.dtype) {
-        // Types that f32 holds exactly, unscaled (most CT): straight to f32, the same values
-        // as the f64 path below, without the detour.
-        (true, Some(dtype @ (Dtype::U8 | Dtype::I8 | Dtype::I16 | Dtype::U16 | Dtype::F32))) => {
-            let mut out: Vec<f32> = Vec::new();
-            let big = hdr.big;
-            read_blocks(
-                &hdr.data_file,
-                data_start(path, &hdr, t)?,
-                hdr.volume_bytes,
-                dtype.size(),
-                |block, capacity| {
-                    out.reserve(capacity);
-                    match dtype {
-                        Dtype::U8 => out.extend(voxels::<u8>(block, big).map(f32::from)),
-                        Dtype::I8 => out.extend(voxels::<i8>(block, big).map(f32::from)),
-                        Dtype::I16 => out.extend(voxels::<i16>(block, big).map(f32::from)),
-                        Dtype::U16 => out.extend(voxels::<u16>(block, big).map(f32::from)),
-                        _ => out.extend(voxels::<f32>(block, big)),
-                    }
-                },
-            )?;
-            out
-        }
-        // One rounding from f64 to f32, exactly as `np.asarray(get_fdata(), np.float32)`.
-        _ => read_voxels(path, &hdr, t, |v| v as f32)?,
-    };
+    let mut data: Vec<f32> = Vec::new();
+    decode_f32_blocks(path, &hdr, t, |block, capacity| {
+        data.reserve(capacity);
+        data.extend_from_slice(block);
+    })?;
     let [x, y, z] = geometry.size;
     let arr = Array3::from_shape_vec((z, y, x), data).map_err(|e| NiftiError::Geometry {
         file: path.to_path_buf(),

@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use oncolens_nifti::{NiftiError, read_header_info, read_label_map, read_volume, read_volume_at};
+use oncolens_nifti::{
+    NiftiError, read_header_info, read_label_map, read_volume, read_volume_at, stream_volume,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -123,7 +125,7 @@ fn headers_and_affines_match_nibabel() {
 
 #[test]
 fn voxels_are_bit_equal_to_nibabel_get_fdata_as_float32() {
-    let mut checked = 0;
+    let (mut checked, mut streamed) = (0, 0);
     for e in reference() {
         let name = e["file"].as_str().unwrap();
         if EXPECTED_ERRORS.contains(&name) {
@@ -172,10 +174,26 @@ fn voxels_are_bit_equal_to_nibabel_get_fdata_as_float32() {
                 "{err}"
             );
         } else {
-            read_volume(&path).unwrap();
+            let img = read_volume(&path).unwrap();
+            // Streaming gives the same voxels in the same order, and the same geometry.
+            let mut h = Sha256::new();
+            let mut n = 0;
+            let g = stream_volume(&path, |block| {
+                n += block.len();
+                for v in block {
+                    h.update(v.to_le_bytes());
+                }
+            })
+            .unwrap();
+            let sha: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(sha, vols[0]["sha256"].as_str().unwrap(), "{name} streamed");
+            assert_eq!(n, img.volume.data().len(), "{name}");
+            assert_eq!(&g, img.volume.geometry(), "{name}");
+            streamed += 1;
         }
     }
     assert!(checked >= 40, "only {checked} volumes checked");
+    assert!(streamed >= 15, "only {streamed} files streamed");
 }
 
 #[test]

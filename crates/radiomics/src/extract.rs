@@ -4,7 +4,7 @@ use oncolens_core::{Geometry, LabelMap, Volume};
 use serde::Serialize;
 
 use crate::families::{histogram, ivh, local_intensity, morphology, statistics};
-use crate::prepare::{Diagnostics, prepare};
+use crate::prepare::{Diagnostics, PreparedRoi, WholeImage, prepare, prepare_with};
 use crate::settings::Settings;
 use crate::{Feature, RadiomicsError, texture};
 
@@ -38,6 +38,29 @@ pub fn extract(
     settings: &Settings,
 ) -> Result<FeatureSet, RadiomicsError> {
     let roi = prepare(image, mask, label, settings)?;
+    features_of(roi, label, settings)
+}
+
+/// [`extract`] from a region of the image and the mask ([`crate::prepare::region_for`]) and
+/// the whole image's facts ([`crate::prepare::WholeImageStream`]): the same features and
+/// diagnostics, without the whole image in memory. A reader can then keep only the region
+/// while it streams a large CT (`oncolens radiomics` does).
+pub fn extract_region(
+    image_region: &Volume<f32>,
+    mask_region: &LabelMap,
+    label: u16,
+    settings: &Settings,
+    whole: &WholeImage,
+) -> Result<FeatureSet, RadiomicsError> {
+    let roi = prepare_with(image_region, mask_region, label, settings, Some(whole))?;
+    features_of(roi, label, settings)
+}
+
+fn features_of(
+    roi: PreparedRoi,
+    label: u16,
+    settings: &Settings,
+) -> Result<FeatureSet, RadiomicsError> {
     let morph_input = morphology::MorphologyInput {
         image: &roi.image,
         morph_mask: &roi.morph_mask,

@@ -40,6 +40,18 @@ pub struct PreparedRoi {
     pub diagnostics: Diagnostics,
 }
 
+/// What the preparation needs to know of a whole image when it is given only a region of it
+/// ([`region_for`]): its size and the `init_img` statistics, gathered while the image was read
+/// ([`WholeImageStream`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WholeImage {
+    /// Size `[z, y, x]` of the whole grid.
+    pub dims_zyx: [usize; 3],
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
 /// Runs the preparation chain on `label` of `mask` over `image`.
 pub fn prepare(
     image: &Volume<f32>,
@@ -47,7 +59,55 @@ pub fn prepare(
     label: u16,
     settings: &Settings,
 ) -> Result<PreparedRoi, RadiomicsError> {
+    prepare_with(image, mask, label, settings, None)
+}
+
+/// The part of the grid (`[z, y, x]` index ranges) that the preparation of `label` reads when
+/// nothing is resampled: the label's bounding box widened by the local-intensity margin. `None`
+/// when the settings resample (the IBSI grid is laid over the whole image) or the label is
+/// absent. [`extract_region`](crate::extract_region) on this region of the image and the mask
+/// gives the same features as [`extract`](crate::extract) on the whole of them.
+pub fn region_for(
+    mask: &LabelMap,
+    label: u16,
+    settings: &Settings,
+) -> Option<[std::ops::Range<usize>; 3]> {
+    if settings.resampling.spacing_mm.is_some() || label == 0 {
+        return None;
+    }
+    let lbb = label_bounding_box(mask.data(), label)?;
+    let (nz, ny, nx) = mask.data().dim();
+    Some(margin_ranges(
+        lbb,
+        local_intensity_radius_mm(settings),
+        mask.geometry().spacing_mm,
+        [nz, ny, nx],
+    ))
+}
+
+fn local_intensity_radius_mm(settings: &Settings) -> f64 {
+    (3.0 * settings.local_intensity.sphere_volume_cm3 * 1000.0 / (4.0 * std::f64::consts::PI))
+        .cbrt()
+}
+
+/// [`prepare`], or, with `whole`, the same chain on a region of an image (see [`region_for`])
+/// whose whole-image facts are given instead of read.
+pub(crate) fn prepare_with(
+    image: &Volume<f32>,
+    mask: &LabelMap,
+    label: u16,
+    settings: &Settings,
+    whole: Option<&WholeImage>,
+) -> Result<PreparedRoi, RadiomicsError> {
     settings.validate()?;
+    if whole.is_some() && settings.resampling.spacing_mm.is_some() {
+        return Err(RadiomicsError::InvalidSetting {
+            field: "resampling.spacing_mm",
+            reason: "an image region can only be analysed without resampling (the IBSI grid \
+                     is laid over the whole image)"
+                .into(),
+        });
+    }
     mask.check_matches(image)
         .map_err(RadiomicsError::GridMismatch)?;
     // The label's bounding box doubles as the emptiness check (one pass over the mask).
@@ -61,16 +121,18 @@ pub fn prepare(
         });
     };
     let spacing_init = image.spacing_mm();
-    let (nz, ny, nx) = image.data().dim();
-    let full_dims = [nz, ny, nx];
-    // One pass over the whole image, in f32: finiteness and the `init_img` statistics. Nothing
-    // else reads the whole image unless it is resampled.
-    let init_stats = whole_image_stats(image.data())?;
+    let (full_dims, init_stats) = match whole {
+        Some(w) => (w.dims_zyx, (w.mean, w.min, w.max)),
+        None => {
+            let (nz, ny, nx) = image.data().dim();
+            // One pass over the whole image, in f32: finiteness and the `init_img` statistics.
+            // Nothing else reads the whole image unless it is resampled.
+            ([nz, ny, nx], whole_image_stats(image.data())?)
+        }
+    };
     let mut diag = Diagnostics::new();
     diagnostics::record_image_stats(&mut diag, "init_img", full_dims, spacing_init, init_stats);
-    let radius_mm = (3.0 * settings.local_intensity.sphere_volume_cm3 * 1000.0
-        / (4.0 * std::f64::consts::PI))
-        .cbrt();
+    let radius_mm = local_intensity_radius_mm(settings);
 
     // `crop_dims`: the whole grid's size when the arrays below are a crop of it.
     let (img, morph_mask, spacing_mm, crop_dims) = match settings.resampling.spacing_mm {
@@ -80,7 +142,8 @@ pub fn prepare(
             // that margin (the same crop as below) before converting to f64, so the cost no
             // longer scales with the whole image.
             let labels = mask.data();
-            let ranges = margin_ranges(lbb, radius_mm, spacing_init, full_dims);
+            let (nz, ny, nx) = labels.dim();
+            let ranges = margin_ranges(lbb, radius_mm, spacing_init, [nz, ny, nx]);
             let img0 = crop_map(image.data(), &ranges, f64::from);
             let roi0 = crop_map(labels, &ranges, |l| l == label);
             diagnostics::record_roi(&mut diag, "init_roi", &img0, &roi0, &roi0, Some(full_dims));
@@ -223,7 +286,6 @@ fn margin_ranges(
     })
 }
 
-/// Inclusive `[lo, hi]` index range per axis `[z, y, x]` of the voxels labelled `label`.
 /// Mean, minimum and maximum of the whole image, or the first non-finite value.
 ///
 /// This is the one pass over the whole image when nothing is resampled, so it is written to
@@ -231,58 +293,166 @@ fn margin_ranges(
 /// A non-finite voxel makes the `f64` sum non-finite (finite `f32` values cannot overflow it),
 /// and only then is it searched for.
 fn whole_image_stats(data: &Array3<f32>) -> Result<(f64, f64, f64), RadiomicsError> {
-    const LANES: usize = 8;
     let values = diagnostics::contiguous(data);
     let values: &[f32] = &values;
-    // Eight independent lanes per block; blocks in parallel (the pass is memory-bound).
-    let lanes = |block: &[f32]| {
-        let mut sum = [0.0f64; LANES];
-        let mut lo = [f32::INFINITY; LANES];
-        let mut hi = [f32::NEG_INFINITY; LANES];
-        let mut groups = block.chunks_exact(LANES);
-        for g in &mut groups {
-            for k in 0..LANES {
-                let v = g[k];
-                sum[k] += f64::from(v);
-                lo[k] = if v < lo[k] { v } else { lo[k] };
-                hi[k] = if v > hi[k] { v } else { hi[k] };
-            }
-        }
-        for (k, v) in groups.remainder().iter().enumerate() {
-            sum[k] += f64::from(*v);
-            lo[k] = lo[k].min(*v);
-            hi[k] = hi[k].max(*v);
-        }
-        (sum, lo, hi)
-    };
     use rayon::prelude::*;
     // Per-block results collected in order and combined sequentially: the same sum, to the
-    // last bit, whatever the thread count.
-    let blocks: Vec<([f64; LANES], [f32; LANES], [f32; LANES])> =
-        values.par_chunks(1 << 18).map(lanes).collect();
-    let mut sum = [0.0f64; LANES];
-    let mut lo = [f32::INFINITY; LANES];
-    let mut hi = [f32::NEG_INFINITY; LANES];
-    for (s, l, h) in blocks {
-        for k in 0..LANES {
-            sum[k] += s[k];
-            lo[k] = lo[k].min(l[k]);
-            hi[k] = hi[k].max(h[k]);
-        }
+    // last bit, whatever the thread count (and the same as [`WholeImageStream`]).
+    let blocks: Vec<Lanes> = values.par_chunks(STATS_BLOCK).map(Lanes::of).collect();
+    let mut total = Lanes::EMPTY;
+    for b in &blocks {
+        total.add(b);
     }
-    let total: f64 = sum.iter().sum();
-    if !total.is_finite()
+    if !total.sum().is_finite()
         && let Some(v) = values.iter().find(|v| !v.is_finite())
     {
         return Err(RadiomicsError::NonFiniteIntensity { value: *v });
     }
-    let min = lo.iter().copied().fold(f32::INFINITY, f32::min);
-    let max = hi.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    Ok((
-        total / values.len().max(1) as f64,
-        f64::from(min),
-        f64::from(max),
-    ))
+    Ok(total.finish(values.len()))
+}
+
+/// Voxels per block of the whole-image statistics.
+const STATS_BLOCK: usize = 1 << 18;
+const LANES: usize = 8;
+
+/// Sum, minimum and maximum in eight independent lanes (no branch per voxel, so it vectorises).
+/// A non-finite voxel makes the `f64` sum non-finite (finite `f32` values cannot overflow it),
+/// and only then is it searched for.
+#[derive(Debug, Clone, Copy)]
+struct Lanes {
+    sum: [f64; LANES],
+    lo: [f32; LANES],
+    hi: [f32; LANES],
+}
+
+impl Lanes {
+    const EMPTY: Lanes = Lanes {
+        sum: [0.0; LANES],
+        lo: [f32::INFINITY; LANES],
+        hi: [f32::NEG_INFINITY; LANES],
+    };
+
+    // Indexing the eight lanes by position is what lets the loop vectorise.
+    #[allow(clippy::needless_range_loop)]
+    fn of(block: &[f32]) -> Lanes {
+        let mut l = Lanes::EMPTY;
+        let mut groups = block.chunks_exact(LANES);
+        for g in &mut groups {
+            for k in 0..LANES {
+                let v = g[k];
+                l.sum[k] += f64::from(v);
+                l.lo[k] = if v < l.lo[k] { v } else { l.lo[k] };
+                l.hi[k] = if v > l.hi[k] { v } else { l.hi[k] };
+            }
+        }
+        for (k, v) in groups.remainder().iter().enumerate() {
+            l.sum[k] += f64::from(*v);
+            l.lo[k] = l.lo[k].min(*v);
+            l.hi[k] = l.hi[k].max(*v);
+        }
+        l
+    }
+
+    fn add(&mut self, o: &Lanes) {
+        for k in 0..LANES {
+            self.sum[k] += o.sum[k];
+            self.lo[k] = self.lo[k].min(o.lo[k]);
+            self.hi[k] = self.hi[k].max(o.hi[k]);
+        }
+    }
+
+    fn sum(&self) -> f64 {
+        self.sum.iter().sum()
+    }
+
+    fn finish(&self, n: usize) -> (f64, f64, f64) {
+        let min = self.lo.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = self.hi.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (self.sum() / n.max(1) as f64, f64::from(min), f64::from(max))
+    }
+}
+
+/// The `init_img` statistics of an image fed in file order, block by block as a reader decodes
+/// it, so that the image itself need not be kept ([`region_for`]). The result is bit-identical
+/// to the pass [`prepare`] makes over an image in memory, whatever the block sizes fed.
+#[derive(Debug, Clone)]
+pub struct WholeImageStream {
+    pending: Vec<f32>,
+    total: Lanes,
+    count: usize,
+    first_non_finite: Option<f32>,
+}
+
+impl Default for WholeImageStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WholeImageStream {
+    pub fn new() -> Self {
+        Self {
+            pending: Vec::with_capacity(STATS_BLOCK),
+            total: Lanes::EMPTY,
+            count: 0,
+            first_non_finite: None,
+        }
+    }
+
+    /// Adds the next voxels of the image (file order).
+    pub fn push(&mut self, mut values: &[f32]) {
+        while !values.is_empty() {
+            if self.pending.is_empty() && values.len() >= STATS_BLOCK {
+                let (block, rest) = values.split_at(STATS_BLOCK);
+                self.close(block);
+                values = rest;
+                continue;
+            }
+            let take = (STATS_BLOCK - self.pending.len()).min(values.len());
+            self.pending.extend_from_slice(&values[..take]);
+            values = &values[take..];
+            if self.pending.len() == STATS_BLOCK {
+                let block = std::mem::take(&mut self.pending);
+                self.close(&block);
+                self.pending = block;
+                self.pending.clear();
+            }
+        }
+    }
+
+    fn close(&mut self, block: &[f32]) {
+        let lanes = Lanes::of(block);
+        if self.first_non_finite.is_none() && !lanes.sum().is_finite() {
+            self.first_non_finite = block.iter().copied().find(|v| !v.is_finite());
+        }
+        self.total.add(&lanes);
+        self.count += block.len();
+    }
+
+    /// The whole image's facts, given its size `[z, y, x]` (which must account for every voxel
+    /// pushed), or the first non-finite intensity.
+    pub fn finish(mut self, dims_zyx: [usize; 3]) -> Result<WholeImage, RadiomicsError> {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.close(&rest);
+        }
+        if let Some(value) = self.first_non_finite {
+            return Err(RadiomicsError::NonFiniteIntensity { value });
+        }
+        if dims_zyx.iter().product::<usize>() != self.count {
+            return Err(RadiomicsError::InvalidSetting {
+                field: "image",
+                reason: format!("{} voxels were read for a {dims_zyx:?} grid", self.count),
+            });
+        }
+        let (mean, min, max) = self.total.finish(self.count);
+        Ok(WholeImage {
+            dims_zyx,
+            mean,
+            min,
+            max,
+        })
+    }
 }
 
 /// Inclusive `[z, y, x]` index ranges of the voxels carrying `label`, if any.

@@ -1,0 +1,139 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Features from a streamed region equal features from the whole image: `region_for` +
+//! `WholeImageStream` + `extract_region` against `extract`, bit for bit, diagnostics included.
+
+use ndarray::{Array3, Slice};
+use oncolens_core::{Direction, Geometry, LabelMap, Volume};
+use oncolens_radiomics::{
+    RadiomicsError, Settings, WholeImageStream, extract, extract_region, region_for,
+};
+
+/// A 64×70×66 image (more voxels than one statistics block) of CT-like values with texture, and
+/// an irregular lesion labelled 1 plus a second structure labelled 2.
+fn case() -> (Volume<f32>, LabelMap) {
+    let (nz, ny, nx) = (66, 70, 64);
+    let g = Geometry::new(
+        [nx, ny, nz],
+        [0.8, 0.8, 2.5],
+        [-30.0, 12.0, 100.0],
+        Direction::default(),
+    )
+    .unwrap();
+    let image = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| {
+        let h = (x * 7919 + y * 104_729 + z * 1_299_709) % 1000;
+        -900.0 + 1.7 * h as f32 + 40.0 * ((x + 2 * y) as f32 * 0.3).sin()
+    });
+    let labels = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| {
+        let (dz, dy, dx) = (z as f64 - 30.0, y as f64 - 40.0, x as f64 - 25.0);
+        let r = (dx * dx + dy * dy + 4.0 * dz * dz).sqrt();
+        let lobes = 9.0 + 2.5 * (3.0 * dy.atan2(dx)).sin();
+        if r < lobes {
+            1
+        } else if (2..6).contains(&z) && (60..66).contains(&y) && (50..60).contains(&x) {
+            2
+        } else {
+            0
+        }
+    });
+    let image = Volume::new(image, g.clone()).unwrap();
+    (image, LabelMap::new(labels, g).unwrap())
+}
+
+fn region_features(
+    image: &Volume<f32>,
+    mask: &LabelMap,
+    label: u16,
+    settings: &Settings,
+    block: usize,
+) -> oncolens_radiomics::FeatureSet {
+    let ranges = region_for(mask, label, settings).expect("a region");
+    let mut stream = WholeImageStream::new();
+    let flat: Vec<f32> = image.data().iter().copied().collect();
+    for chunk in flat.chunks(block) {
+        stream.push(chunk);
+    }
+    let (nz, ny, nx) = image.data().dim();
+    let whole = stream.finish([nz, ny, nx]).unwrap();
+    let first = [ranges[2].start, ranges[1].start, ranges[0].start].map(|i| i as f64);
+    let g = image.geometry();
+    let sub = Geometry::new(
+        [ranges[2].len(), ranges[1].len(), ranges[0].len()],
+        g.spacing_mm,
+        g.index_to_physical(first),
+        g.direction,
+    )
+    .unwrap();
+    let cut = |ax: ndarray::AxisDescription| Slice::from(ranges[ax.axis.index()].clone());
+    let img = Volume::new(image.data().slice_each_axis(cut).to_owned(), sub.clone()).unwrap();
+    let msk = LabelMap::new(mask.data().slice_each_axis(cut).to_owned(), sub).unwrap();
+    assert!(
+        img.data().len() < image.data().len() / 10,
+        "the region is small"
+    );
+    extract_region(&img, &msk, label, settings, &whole).unwrap()
+}
+
+#[test]
+fn region_features_equal_whole_image_features_bit_for_bit() {
+    let (image, mask) = case();
+    for settings in [Settings::pyradiomics(), Settings::pyradiomics_with_ibsi()] {
+        for label in [1, 2] {
+            let whole = extract(&image, &mask, label, &settings).unwrap();
+            for block in [1000, 131_072, 1 << 20] {
+                let part = region_features(&image, &mask, label, &settings, block);
+                assert_eq!(whole.features.len(), part.features.len());
+                for (a, b) in whole.features.iter().zip(&part.features) {
+                    assert_eq!(a.name, b.name);
+                    assert!(
+                        a.value.to_bits() == b.value.to_bits()
+                            || (a.value.is_nan() && b.value.is_nan()),
+                        "{} (label {label}, block {block}): {} vs {}",
+                        a.name,
+                        a.value,
+                        b.value
+                    );
+                }
+                assert_eq!(
+                    serde_json::to_string(&whole.diagnostics).unwrap(),
+                    serde_json::to_string(&part.diagnostics).unwrap(),
+                    "diagnostics (label {label}, block {block})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn streamed_statistics_catch_what_the_whole_pass_catches() {
+    let (mut image, mask) = case();
+    image.data_mut()[[40, 3, 3]] = f32::NAN;
+    let settings = Settings::pyradiomics();
+    let err = extract(&image, &mask, 1, &settings).unwrap_err();
+    assert!(
+        matches!(err, RadiomicsError::NonFiniteIntensity { .. }),
+        "{err}"
+    );
+    let mut stream = WholeImageStream::new();
+    for chunk in image.data().iter().copied().collect::<Vec<_>>().chunks(777) {
+        stream.push(chunk);
+    }
+    let err = stream.finish([66, 70, 64]).unwrap_err();
+    assert!(
+        matches!(err, RadiomicsError::NonFiniteIntensity { .. }),
+        "{err}"
+    );
+    // A stream shorter than the grid it claims is refused.
+    let mut short = WholeImageStream::new();
+    short.push(&[1.0, 2.0, 3.0]);
+    assert!(short.finish([2, 2, 2]).is_err());
+    // Resampling lays the IBSI grid over the whole image: no region then.
+    let resampled = Settings {
+        resampling: oncolens_radiomics::settings::Resampling {
+            spacing_mm: Some([1.0; 3]),
+            ..Settings::pyradiomics().resampling
+        },
+        ..Settings::pyradiomics()
+    };
+    assert!(region_for(&mask, 1, &resampled).is_none());
+    assert!(region_for(&mask, 3, &settings).is_none());
+}
