@@ -93,7 +93,7 @@ fn features(
     settings: &Settings,
 ) -> Result<FeatureSet> {
     if image_path.is_file() {
-        return features_with_mask(image_path, &read_mask(mask_path)?, label, settings);
+        return crate::radiomics_region::extract_from_files(image_path, mask_path, label, settings);
     }
     // Two independent reads: side by side.
     let (image, mask) = rayon::join(|| read_image(image_path), || read_mask(mask_path));
@@ -117,7 +117,7 @@ fn features_with_mask(
 }
 
 /// Reads a NIfTI file or a DICOM series folder as a HU volume.
-fn read_image(path: &Path) -> Result<Volume<f32>> {
+pub(crate) fn read_image(path: &Path) -> Result<Volume<f32>> {
     if path.is_dir() {
         let series = oncolens_dicom::read_series(path, &oncolens_dicom::ReadOptions::default())
             .with_context(|| format!("reading DICOM series {}", path.display()))?;
@@ -129,7 +129,7 @@ fn read_image(path: &Path) -> Result<Volume<f32>> {
     }
 }
 
-fn read_mask(path: &Path) -> Result<LabelMap> {
+pub(crate) fn read_mask(path: &Path) -> Result<LabelMap> {
     oncolens_nifti::read_label_map(path).with_context(|| format!("reading mask {}", path.display()))
 }
 
