@@ -34,8 +34,10 @@ print(f"Machine: {cpu}, {platform.platform()}; {c[0]['tool']}; median of {reps} 
 print("Model: the demo's image path (32^3 crop, stem stride 2, blocks 16/32/32, gated fusion, "
       "image only), seeded random weights exported once to SafeTensors and loaded by both tools; "
       "the same input. IG: 50 Gauss-Legendre steps from a zero baseline (oncolens 25 points per "
-      "pass, Captum all 50 in one pass); occlusion: 4^3 window, stride 2, baseline 0, 16 copies per "
-      "pass in both; Grad-CAM: after block 1, upsampled trilinearly to 32^3.\n")
+      "pass, the two passes in parallel, Captum all 50 in one pass); occlusion: 4^3 window, "
+      "stride 2, baseline 0, 16 copies per "
+      "pass in both (oncolens: passes in parallel); Grad-CAM: after block 1, upsampled trilinearly "
+      "to 32^3.\n")
 print("Command: `bench/explain/run.sh [reps]`\n")
 print("| method | threads | oncolens s | Captum s | ratio (oncolens / Captum) | max rel. diff of maps |")
 print("|---|---|---|---|---|---|")

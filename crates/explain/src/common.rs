@@ -110,14 +110,21 @@ where
     F: Fn(usize, &mut [f32]) + Sync,
 {
     check_batch(batch)?;
+    // Batches run in parallel (burn's kernels use the cores poorly on batches this small) and
+    // their logits are collected in order.
+    let starts: Vec<usize> = (0..count).step_by(batch).collect();
+    let parts: Vec<Result<Vec<f32>, ExplainError>> = starts
+        .into_par_iter()
+        .map(|start| {
+            let k = batch.min(count - start);
+            let data = variant_data(input, start, k, &fill);
+            let (b, _) = variant_batch(config, sample, input, data, k, device)?;
+            to_vec(model.forward(&b).logits.into_data())
+        })
+        .collect();
     let mut out = Vec::with_capacity(count);
-    let mut start = 0;
-    while start < count {
-        let k = batch.min(count - start);
-        let data = variant_data(input, start, k, &fill);
-        let (b, _) = variant_batch(config, sample, input, data, k, device)?;
-        out.extend(to_vec(model.forward(&b).logits.into_data())?);
-        start += k;
+    for p in parts {
+        out.extend(p?);
     }
     Ok(out)
 }
@@ -143,28 +150,36 @@ where
     let ad = device.clone().autodiff();
     // Gradients with respect to the input (or an activation) only: the parameters need none.
     let tracked = model.valid().to_device(&ad).no_grad();
+    let per = input.channels * input.n;
+    // Batches in parallel, results collected in order (as in `variant_logits`).
+    let starts: Vec<usize> = (0..count).step_by(batch).collect();
+    let parts: Vec<Result<(Vec<f32>, Vec<f32>), ExplainError>> = starts
+        .into_par_iter()
+        .map(|start| {
+            let k = batch.min(count - start);
+            let data = variant_data(input, start, k, &fill);
+            let (mut b, x) = variant_batch(config, sample, input, data, k, &ad)?;
+            let x = x.require_grad();
+            b.image = Some(x.clone());
+            let out = tracked.forward(&b).logits;
+            let logits = to_vec(out.clone().into_data())?;
+            let grads = out.sum().backward();
+            let g = x
+                .grad(&grads)
+                .ok_or_else(|| ExplainError::Data("no gradient reached the image".into()))?;
+            let g = to_vec(g.into_data())?;
+            let scan: Vec<f32> = (0..k)
+                .flat_map(|j| g[j * per..j * per + input.n].iter().copied())
+                .collect();
+            Ok((scan, logits))
+        })
+        .collect();
     let mut grads_out = Vec::with_capacity(count * input.n);
     let mut logits = Vec::with_capacity(count);
-    let per = input.channels * input.n;
-    let mut start = 0;
-    while start < count {
-        let k = batch.min(count - start);
-        let data = variant_data(input, start, k, &fill);
-        let (b, x) = variant_batch(config, sample, input, data, k, &ad)?;
-        let x = x.require_grad();
-        let mut b = b;
-        b.image = Some(x.clone());
-        let out = tracked.forward(&b).logits;
-        logits.extend(to_vec(out.clone().into_data())?);
-        let grads = out.sum().backward();
-        let g = x
-            .grad(&grads)
-            .ok_or_else(|| ExplainError::Data("no gradient reached the image".into()))?;
-        let g = to_vec(g.into_data())?;
-        for j in 0..k {
-            grads_out.extend_from_slice(&g[j * per..j * per + input.n]);
-        }
-        start += k;
+    for p in parts {
+        let (g, l) = p?;
+        grads_out.extend(g);
+        logits.extend(l);
     }
     Ok((grads_out, logits))
 }

@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use oncolens_nn::batch::Sample;
 use oncolens_nn::{Batch, ModelConfig, MultimodalModel};
+use rayon::prelude::*;
 
 use crate::quadrature::{gauss_legendre, riemann_trapezoid};
 use crate::{ExplainError, ImageAttribution, to_vec};
@@ -60,31 +61,48 @@ pub fn integrated_gradients(
     let ad = device.clone().autodiff();
     // Gradients with respect to the input (or an activation) only: the parameters need none.
     let tracked = model.valid().to_device(&ad).no_grad();
-    let mut path_grad = vec![0f64; n];
+    // Points of the path per backward pass; the passes run in parallel (burn's kernels use
+    // the cores poorly on batches this small), and their sums are added in path order, so the
+    // result does not depend on the thread count.
     const CHUNK: usize = 25;
-    for (a_chunk, w_chunk) in alphas.chunks(CHUNK).zip(weights.chunks(CHUNK)) {
-        let k = a_chunk.len();
-        let copies: Vec<&Sample> = std::iter::repeat_n(sample, k).collect();
-        let mut batch = Batch::collate(&copies, config, side, &ad)?;
-        let mut data = Vec::with_capacity(k * channels * n);
-        for &a in a_chunk {
-            let a = a as f32;
-            data.extend(scan.iter().map(|&v| baseline + a * (v - baseline)));
-            data.extend_from_slice(fixed);
-        }
-        let x = Tensor::<5>::from_data(TensorData::new(data, [k, channels, side, side, side]), &ad)
-            .require_grad();
-        batch.image = Some(x.clone());
-        let grads = tracked.forward(&batch).logits.sum().backward();
-        let g = x
-            .grad(&grads)
-            .ok_or_else(|| ExplainError::Data("no gradient reached the image".into()))?;
-        let g = to_vec(g.into_data())?;
-        for (j, &w) in w_chunk.iter().enumerate() {
-            let start = j * channels * n;
-            for (acc, &gv) in path_grad.iter_mut().zip(&g[start..start + n]) {
-                *acc += w * f64::from(gv);
+    let parts: Vec<Result<Vec<f64>, ExplainError>> = alphas
+        .chunks(CHUNK)
+        .zip(weights.chunks(CHUNK))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(a_chunk, w_chunk)| -> Result<Vec<f64>, ExplainError> {
+            let mut path_grad = vec![0f64; n];
+            let k = a_chunk.len();
+            let copies: Vec<&Sample> = std::iter::repeat_n(sample, k).collect();
+            let mut batch = Batch::collate(&copies, config, side, &ad)?;
+            let mut data = Vec::with_capacity(k * channels * n);
+            for &a in a_chunk {
+                let a = a as f32;
+                data.extend(scan.iter().map(|&v| baseline + a * (v - baseline)));
+                data.extend_from_slice(fixed);
             }
+            let x =
+                Tensor::<5>::from_data(TensorData::new(data, [k, channels, side, side, side]), &ad)
+                    .require_grad();
+            batch.image = Some(x.clone());
+            let grads = tracked.forward(&batch).logits.sum().backward();
+            let g = x
+                .grad(&grads)
+                .ok_or_else(|| ExplainError::Data("no gradient reached the image".into()))?;
+            let g = to_vec(g.into_data())?;
+            for (j, &w) in w_chunk.iter().enumerate() {
+                let start = j * channels * n;
+                for (acc, &gv) in path_grad.iter_mut().zip(&g[start..start + n]) {
+                    *acc += w * f64::from(gv);
+                }
+            }
+            Ok(path_grad)
+        })
+        .collect();
+    let mut path_grad = vec![0f64; n];
+    for p in parts {
+        for (a, b) in path_grad.iter_mut().zip(p?) {
+            *a += b;
         }
     }
     let values: Vec<f32> = scan
