@@ -129,6 +129,9 @@ where
     Ok(out)
 }
 
+/// One batch's scan gradients (`[k, side^3]` flattened) and logits.
+type GradsAndLogits = (Vec<f32>, Vec<f32>);
+
 /// Gradients of the logit with respect to the scan channel for `count` variants of the scan,
 /// `[count, side^3]` flattened, and the variants' logits. `model` is the inference-mode model on
 /// the plain device; it is moved to the autodiff device here.
@@ -153,7 +156,7 @@ where
     let per = input.channels * input.n;
     // Batches in parallel, results collected in order (as in `variant_logits`).
     let starts: Vec<usize> = (0..count).step_by(batch).collect();
-    let parts: Vec<Result<(Vec<f32>, Vec<f32>), ExplainError>> = starts
+    let parts: Vec<Result<GradsAndLogits, ExplainError>> = starts
         .into_par_iter()
         .map(|start| {
             let k = batch.min(count - start);
