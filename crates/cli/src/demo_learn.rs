@@ -53,6 +53,8 @@ pub struct Explained {
     pub faithfulness: Vec<Faith>,
     pub centre_voxel: [usize; 3],
     pub ig_delta: Option<f64>,
+    /// The image's radiomic path: (feature, raw value, exact Shapley value of the logit).
+    pub lesion_features: Vec<(&'static str, f64, f64)>,
 }
 
 /// Faithfulness of one explanation: deletion and insertion AUC, and the rank correlation with
@@ -279,6 +281,18 @@ fn explain_case(
         });
     }
     let probability = oncolens_metrics::apply_temperature(&[ig.logit], fused.temperature)?[0];
+    let lesion_features = match (
+        crate::explain::lesion_feature_shapley(fused, &sample, device)?,
+        &case.lesion_radiomics,
+    ) {
+        (Some(phi), Some(raw)) => oncolens_train::cases::LESION_FEATURES
+            .iter()
+            .zip(raw)
+            .zip(phi)
+            .map(|((name, v), p)| (*name, *v, p))
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(Some(Explained {
         case_id: case.id.clone(),
         site: case.site.clone(),
@@ -291,6 +305,7 @@ fn explain_case(
         heatmaps,
         faithfulness,
         ig_delta: ig.convergence_delta,
+        lesion_features,
     }))
 }
 
@@ -493,6 +508,19 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         })
         .collect();
 
+    // Mean |Shapley value| of each lesion radiomic feature over the explained cases: which one
+    // the image's radiomic path leans on.
+    let mut lesion_mean_abs: BTreeMap<&str, f64> = BTreeMap::new();
+    let with_features: Vec<&Explained> = explained
+        .iter()
+        .filter(|e| !e.lesion_features.is_empty())
+        .collect();
+    for e in &with_features {
+        for (name, _, phi) in &e.lesion_features {
+            *lesion_mean_abs.entry(name).or_default() += phi.abs() / with_features.len() as f64;
+        }
+    }
+
     let fused_vs_single = serde_json::json!({
         "test": fused_versus_members(models.iter().map(|m| (m.name, &m.test)), cfg.seed),
         "leave_one_site_out_pooled": fused_versus_members(pooled.iter().map(|(n, p)| (*n, p)), cfg.seed),
@@ -534,8 +562,10 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "share_in_lesion": e.heatmaps.iter().map(|h| (h.0, h.2)).collect::<BTreeMap<_, _>>(),
             "ig_convergence_delta": e.ig_delta,
             "faithfulness": e.heatmaps.iter().zip(&e.faithfulness).map(|(h, f)| (h.0, *f)).collect::<BTreeMap<_, _>>(),
+            "lesion_features": e.lesion_features.iter().map(|(n, v, p)| (*n, serde_json::json!({"value": v, "shapley_logit": p}))).collect::<BTreeMap<_, _>>(),
         })).collect::<Vec<_>>(),
         "modality_contribution": contributions,
+        "lesion_feature_mean_abs_shapley": lesion_mean_abs,
         "modality_contribution_complete_cases": complete,
         "modality_ranking": ranking,
         "train_config": cfg,

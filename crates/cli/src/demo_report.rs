@@ -408,6 +408,27 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                 &picture,
             );
         }
+        if !e.lesion_features.is_empty() {
+            let rows: Vec<Vec<String>> = e
+                .lesion_features
+                .iter()
+                .map(|(name, v, phi)| {
+                    let shown = if *name == "log_morph_volume" {
+                        format!("{:.1} ml", v.exp() / 1000.0)
+                    } else {
+                        format!("{v:.3}")
+                    };
+                    vec![(*name).to_owned(), shown, format!("{phi:+.3}")]
+                })
+                .collect();
+            s.paragraph(format!(
+                "{}: the image's radiomic path (exact Shapley values of the logit over the \
+                 lesion features; a feature left out is set to its training mean). The heatmaps \
+                 above explain the convolutional path.",
+                e.case_id
+            ));
+            s.table(&["lesion feature", "value", "Shapley value (logit)"], &rows);
+        }
     }
 
     let s = report.section("Training curves");

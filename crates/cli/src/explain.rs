@@ -67,7 +67,7 @@ fn coalition_logit(
 /// set to its training mean, 0 after standardisation), in [`LESION_FEATURES`] order; `None` when
 /// the model or the case has none. The voxel heatmap explains the convolutional path of the image
 /// encoder; these explain its radiomic path, so the two together cover the image's evidence.
-fn lesion_feature_shapley(
+pub(crate) fn lesion_feature_shapley(
     model: &oncolens_train::TrainedModel,
     sample: &Sample,
     device: &oncolens_nn::Device,

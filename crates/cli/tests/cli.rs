@@ -292,6 +292,27 @@ fn demo_runs_end_to_end_at_tiny_size() {
     );
     let rho = ranking["spearman"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&rho), "{ranking}");
+    // Every explained case carries the radiomic path's feature attributions, and their mean
+    // magnitudes are summarised per feature.
+    let cases = metrics["explained_cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for c in cases {
+        let lf = c["lesion_features"].as_object().unwrap();
+        assert_eq!(
+            lf.len(),
+            oncolens_train::cases::LESION_FEATURES.len(),
+            "{c}"
+        );
+        assert!(
+            lf.values()
+                .all(|v| v["shapley_logit"].as_f64().is_some_and(f64::is_finite))
+        );
+    }
+    let mean_abs = metrics["lesion_feature_mean_abs_shapley"]
+        .as_object()
+        .unwrap();
+    assert_eq!(mean_abs.len(), oncolens_train::cases::LESION_FEATURES.len());
+    assert!(mean_abs.values().all(|v| v.as_f64().unwrap() >= 0.0));
     assert_eq!(metrics["leave_one_site_out_pooled"]["fused"]["n"], 32);
     // Fused minus each member's AUC on the same patients, with a paired interval; the member
     // scales and centres of the standardised stacking are reported.
