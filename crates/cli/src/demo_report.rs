@@ -409,18 +409,12 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
             );
         }
         if !e.lesion_features.is_empty() {
-            let rows: Vec<Vec<String>> = e
+            let features: Vec<(&str, f64, f64)> = e
                 .lesion_features
                 .iter()
-                .map(|(name, v, phi)| {
-                    let shown = if *name == "log_morph_volume" {
-                        format!("{:.1} ml", v.exp() / 1000.0)
-                    } else {
-                        format!("{v:.3}")
-                    };
-                    vec![(*name).to_owned(), shown, format!("{phi:+.3}")]
-                })
+                .map(|(n, v, p)| (*n, *v, *p))
                 .collect();
+            let rows = crate::explain::lesion_feature_rows(&features);
             s.paragraph(format!(
                 "{}: the image's radiomic path (exact Shapley values of the logit over the \
                  lesion features; a feature left out is set to its training mean). The heatmaps \

@@ -67,6 +67,22 @@ fn coalition_logit(
 /// set to its training mean, 0 after standardisation), in [`LESION_FEATURES`] order; `None` when
 /// the model or the case has none. The voxel heatmap explains the convolutional path of the image
 /// encoder; these explain its radiomic path, so the two together cover the image's evidence.
+/// Table rows (feature, value for a reader, Shapley value) of the lesion features; the log
+/// volume is shown as millilitres.
+pub(crate) fn lesion_feature_rows(features: &[(&str, f64, f64)]) -> Vec<Vec<String>> {
+    features
+        .iter()
+        .map(|(name, v, phi)| {
+            let shown = if *name == "log_morph_volume" {
+                format!("{:.1} ml", v.exp() / 1000.0)
+            } else {
+                format!("{v:.3}")
+            };
+            vec![(*name).to_owned(), shown, format!("{phi:+.3}")]
+        })
+        .collect()
+}
+
 pub(crate) fn lesion_feature_shapley(
     model: &oncolens_train::TrainedModel,
     sample: &Sample,
@@ -328,19 +344,13 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     html.section("Which modality drove the prediction")
         .table(&["modality", "share", "Shapley value (logit)"], &share_rows);
     if let (Some(phi), Some(raw)) = (&lesion_phi, &case.lesion_radiomics) {
-        let rows: Vec<Vec<String>> = LESION_FEATURES
+        let features: Vec<(&str, f64, f64)> = LESION_FEATURES
             .iter()
-            .zip(phi)
             .zip(raw)
-            .map(|((name, p), v)| {
-                let shown = if *name == "log_morph_volume" {
-                    format!("{:.1} ml", v.exp() / 1000.0)
-                } else {
-                    format!("{v:.3}")
-                };
-                vec![(*name).to_owned(), shown, format!("{p:+.3}")]
-            })
+            .zip(phi)
+            .map(|((name, v), p)| (*name, *v, *p))
             .collect();
+        let rows = lesion_feature_rows(&features);
         html.section("Lesion radiomics (the image's radiomic path)")
             .paragraph(
                 "The image encoder adds a linear term in four radiomic features of the \
