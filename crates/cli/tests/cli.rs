@@ -705,18 +705,7 @@ fn radiomics_single_and_cohort_modes() {
         .join("../../fixtures/radiomics/ibsi1/digital_phantom");
     let image = phantom.join("image/phantom.nii.gz");
     let mask = phantom.join("mask/mask.nii.gz");
-    let o = oncolens(&[
-        "radiomics",
-        "--image",
-        image.to_str().unwrap(),
-        "--mask",
-        mask.to_str().unwrap(),
-        "--preset",
-        "ibsi-phantom",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = radiomics_json(&image, &mask, "ibsi-phantom");
     let features = v["features"].as_array().unwrap();
     assert!(features.len() > 400, "{} features", features.len());
     for f in features {
@@ -778,6 +767,22 @@ fn radiomics_single_and_cohort_modes() {
     assert!(stderr(&o).contains("grid"), "{}", stderr(&o));
 }
 
+/// `oncolens radiomics --json` on one image and mask with a preset; must succeed.
+fn radiomics_json(image: &Path, mask: &Path, preset: &str) -> serde_json::Value {
+    let o = oncolens(&[
+        "radiomics",
+        "--image",
+        image.to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--preset",
+        preset,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
 /// `oncolens radiomics` streams a NIfTI CT and keeps only the region the features read; on the
 /// IBSI CT phantom (shared data) its features equal the library's on the whole image, bit for
 /// bit, for PyRadiomics' settings and for the IBSI ones (local-intensity margin).
@@ -804,18 +809,7 @@ fn radiomics_streamed_equals_whole_image_on_real_ct() {
             oncolens_radiomics::Settings::pyradiomics_with_ibsi(),
         ),
     ] {
-        let o = oncolens(&[
-            "radiomics",
-            "--image",
-            image.to_str().unwrap(),
-            "--mask",
-            mask.to_str().unwrap(),
-            "--preset",
-            preset,
-            "--json",
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let v = radiomics_json(&image, &mask, preset);
         let want = oncolens_radiomics::extract(&volume, &labels, 1, &settings).unwrap();
         // Both through the same JSON text and parser: equal values print identically.
         let want: serde_json::Value =
