@@ -8,9 +8,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use ndarray::{Array3, Slice};
+use ndarray::Array3;
 use oncolens_core::label::GRID_TOLERANCE_MM;
-use oncolens_core::{Geometry, LabelMap, Volume};
+use oncolens_core::{LabelMap, Volume};
 use std::sync::OnceLock;
 
 use oncolens_radiomics::{
@@ -197,27 +197,13 @@ fn features_of_region(
     whole: &WholeImage,
 ) -> Result<FeatureSet> {
     let ranges = &region.ranges;
-    let region_grid = sub_grid(mask.geometry(), ranges)?;
+    let mask = mask.region(ranges)?;
     let shape = (ranges[0].len(), ranges[1].len(), ranges[2].len());
-    let image = Volume::new(Array3::from_shape_vec(shape, kept)?, region_grid.clone())?;
-    let labels = mask
-        .data()
-        .slice_each_axis(|ax| Slice::from(ranges[ax.axis.index()].clone()))
-        .to_owned();
-    let mask = LabelMap::new(labels, region_grid)?;
+    let image = Volume::new(
+        Array3::from_shape_vec(shape, kept)?,
+        mask.geometry().clone(),
+    )?;
     Ok(extract_region(&image, &mask, label, settings, whole)?)
-}
-
-/// The grid of the voxels `ranges` (`[z, y, x]`) of `g`: same spacing and direction, origin at
-/// the region's first voxel.
-fn sub_grid(g: &Geometry, ranges: &[Range<usize>; 3]) -> Result<Geometry> {
-    let first = [ranges[2].start, ranges[1].start, ranges[0].start].map(|i| i as f64);
-    Ok(Geometry::new(
-        [ranges[2].len(), ranges[1].len(), ranges[0].len()],
-        g.spacing_mm,
-        g.index_to_physical(first),
-        g.direction,
-    )?)
 }
 
 /// Copies the voxels of `block` (file order, the first at flat index `start` of a `[z, y, x]`
@@ -254,6 +240,7 @@ fn copy_region(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Slice;
 
     /// Whatever the block boundaries (mid-row, mid-slice), the region equals a slice of the
     /// whole array.

@@ -12,6 +12,12 @@ pub enum CoreError {
     /// The direction matrix is not orthonormal.
     #[error("direction matrix {0:?} is not orthonormal")]
     InvalidDirection([f64; 9]),
+    /// A region's index ranges (`[z, y, x]`) are empty or reach outside the grid.
+    #[error("region {ranges:?} (z,y,x) is empty or outside a grid of size {size:?} (x,y,z)")]
+    RegionOutside {
+        ranges: [[usize; 2]; 3],
+        size: [usize; 3],
+    },
     /// A label map does not share its image's grid.
     #[error("mask grid does not match image grid: {0}")]
     GridMismatch(String),

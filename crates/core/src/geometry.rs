@@ -115,6 +115,27 @@ impl Geometry {
         })
     }
 
+    /// The grid of the voxels in `ranges_zyx` (index ranges per array axis `[z, y, x]`): the
+    /// same spacing and direction, the origin at the region's first voxel, so the region's
+    /// voxels keep their physical positions.
+    pub fn region(&self, ranges_zyx: &[std::ops::Range<usize>; 3]) -> Result<Geometry, CoreError> {
+        let size_xyz = [2, 1, 0].map(|a| ranges_zyx[a].len());
+        let inside = (0..3).all(|a| ranges_zyx[a].end <= self.size[2 - a]);
+        if !inside || size_xyz.contains(&0) {
+            return Err(CoreError::RegionOutside {
+                ranges: ranges_zyx.clone().map(|r| [r.start, r.end]),
+                size: self.size,
+            });
+        }
+        let first = [2, 1, 0].map(|a| ranges_zyx[a].start as f64);
+        Geometry::new(
+            size_xyz,
+            self.spacing_mm,
+            self.index_to_physical(first),
+            self.direction,
+        )
+    }
+
     /// Number of voxels.
     pub fn voxel_count(&self) -> usize {
         self.size.iter().product()
@@ -253,6 +274,30 @@ mod tests {
             [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0]
         );
         assert_eq!(Direction::from_row_major(d.row_major()), d);
+    }
+
+    /// A region keeps its voxels where they were: its first voxel sits at the parent's position
+    /// of that index, also on a rotated, anisotropic grid; ranges outside or empty are refused.
+    #[test]
+    fn region_keeps_physical_positions() {
+        let d = Direction::from_axes([0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]);
+        let g = Geometry::new([10, 8, 6], [0.7, 0.9, 2.5], [5.0, -3.0, 40.0], d).unwrap();
+        let r = g.region(&[2..5, 1..8, 3..10]).unwrap();
+        assert_eq!(r.size, [7, 7, 3]);
+        let within = [1.0, 2.0, 1.0];
+        let parent = [3.0 + within[0], 1.0 + within[1], 2.0 + within[2]];
+        let (a, b) = (r.index_to_physical(within), g.index_to_physical(parent));
+        assert!((0..3).all(|k| (a[k] - b[k]).abs() < 1e-9), "{a:?} vs {b:?}");
+        assert!(g.region(&[0..7, 0..8, 0..10]).is_err());
+        assert!(g.region(&[2..2, 0..8, 0..10]).is_err());
+        let v = crate::Volume::new(
+            ndarray::Array3::from_shape_fn((6, 8, 10), |(z, y, x)| z * 100 + y * 10 + x),
+            g,
+        )
+        .unwrap();
+        let part = v.region(&[2..5, 1..8, 3..10]).unwrap();
+        assert_eq!(part.get(0, 0, 0), Some(&213));
+        assert_eq!(part.size(), [7, 7, 3]);
     }
 
     #[test]

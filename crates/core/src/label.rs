@@ -24,6 +24,13 @@ impl LabelMap {
         })
     }
 
+    /// The labels in `ranges_zyx` on their own sub-grid ([`Geometry::region`]).
+    pub fn region(&self, ranges_zyx: &[std::ops::Range<usize>; 3]) -> Result<Self, CoreError> {
+        Ok(LabelMap {
+            labels: self.labels.region(ranges_zyx)?,
+        })
+    }
+
     /// A label map for `image`: fails unless the array has the image's shape.
     pub fn for_image<T>(labels: Array3<u16>, image: &Volume<T>) -> Result<Self, CoreError> {
         Self::new(labels, image.geometry().clone())

@@ -62,6 +62,20 @@ impl<T> Volume<T> {
         self.data.get([z, y, x])
     }
 
+    /// The voxels in `ranges_zyx` (index ranges per axis `[z, y, x]`) on their own sub-grid
+    /// ([`Geometry::region`]).
+    pub fn region(&self, ranges_zyx: &[std::ops::Range<usize>; 3]) -> Result<Volume<T>, CoreError>
+    where
+        T: Clone,
+    {
+        let geometry = self.geometry.region(ranges_zyx)?;
+        let data = self
+            .data
+            .slice_each_axis(|ax| ndarray::Slice::from(ranges_zyx[ax.axis.index()].clone()))
+            .to_owned();
+        Volume::new(data, geometry)
+    }
+
     /// Applies `f` to every voxel, keeping the geometry.
     pub fn map<U>(&self, f: impl FnMut(&T) -> U) -> Volume<U> {
         Volume {

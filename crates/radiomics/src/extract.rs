@@ -1,6 +1,6 @@
 //! The public entry point: image + mask + settings → every feature family.
 
-use oncolens_core::{Geometry, LabelMap, Volume};
+use oncolens_core::{LabelMap, Volume};
 use serde::Serialize;
 
 use crate::families::{histogram, ivh, local_intensity, morphology, statistics};
@@ -202,12 +202,6 @@ fn crop_to_label(mask: &LabelMap, label: u16) -> Option<LabelMap> {
     let bb = crate::prepare::label_bounding_box(mask.data(), label)?;
     let (nz, ny, nx) = mask.data().dim();
     let n = [nz, ny, nx];
-    let lo = [0, 1, 2].map(|a| bb[a][0].saturating_sub(1));
-    let hi = [0, 1, 2].map(|a| (bb[a][1] + 1).min(n[a] - 1));
-    let data = crate::prepare::crop(mask.data(), &[0, 1, 2].map(|a| lo[a]..hi[a] + 1));
-    let g = mask.geometry();
-    let origin = g.index_to_physical([lo[2] as f64, lo[1] as f64, lo[0] as f64]);
-    let size = [hi[2] - lo[2] + 1, hi[1] - lo[1] + 1, hi[0] - lo[0] + 1];
-    let geometry = Geometry::new(size, g.spacing_mm, origin, g.direction).ok()?;
-    LabelMap::new(data, geometry).ok()
+    let ranges = [0, 1, 2].map(|a| bb[a][0].saturating_sub(1)..(bb[a][1] + 2).min(n[a]));
+    mask.region(&ranges).ok()
 }

@@ -2,7 +2,7 @@
 //! Features from a streamed region equal features from the whole image: `region_for` +
 //! `WholeImageStream` + `extract_region` against `extract`, bit for bit, diagnostics included.
 
-use ndarray::{Array3, Slice};
+use ndarray::Array3;
 use oncolens_core::{Direction, Geometry, LabelMap, Volume};
 use oncolens_radiomics::{
     RadiomicsError, Settings, WholeImageStream, extract, extract_region, region_for,
@@ -54,18 +54,8 @@ fn region_features(
     }
     let (nz, ny, nx) = image.data().dim();
     let whole = stream.finish([nz, ny, nx]).unwrap();
-    let first = [ranges[2].start, ranges[1].start, ranges[0].start].map(|i| i as f64);
-    let g = image.geometry();
-    let sub = Geometry::new(
-        [ranges[2].len(), ranges[1].len(), ranges[0].len()],
-        g.spacing_mm,
-        g.index_to_physical(first),
-        g.direction,
-    )
-    .unwrap();
-    let cut = |ax: ndarray::AxisDescription| Slice::from(ranges[ax.axis.index()].clone());
-    let img = Volume::new(image.data().slice_each_axis(cut).to_owned(), sub.clone()).unwrap();
-    let msk = LabelMap::new(mask.data().slice_each_axis(cut).to_owned(), sub).unwrap();
+    let img = image.region(&ranges).unwrap();
+    let msk = mask.region(&ranges).unwrap();
     assert!(
         img.data().len() < image.data().len() / 10,
         "the region is small"
