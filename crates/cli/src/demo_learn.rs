@@ -76,10 +76,11 @@ pub struct LearnOutcome {
     pub metrics: serde_json::Value,
 }
 
-/// Share of each modality in the fused logit over `cases`: the mean absolute additive
-/// contribution `weight_m * (logit_m(x) - centre_m) / scale_m` of each modality present,
-/// divided by their sum. Late fusion is additive in the logit and a missing modality adds 0,
-/// so these are exactly the modality Shapley values through the model's missing-modality path.
+/// Share of each modality in the fused logit over `cases`: `Σ|φ_m| / Σ|φ|`, with `φ` the exact
+/// modality Shapley values of each patient's fused logit, a coalition scored as the model
+/// scores a patient who has only those modalities (its weights for that pattern; see
+/// [`oncolens_train::stack::PatternFit`]). Computed from the standardised member logits and
+/// the fit, which is what the assembled model applies (tested in oncolens-nn).
 /// With `complete_only`, only patients with all four modalities count: the population the
 /// generator's reference shares ([`oncolens_synth::oracle`]) describe.
 fn modality_contributions(
@@ -94,18 +95,30 @@ fn modality_contributions(
         .iter()
         .map(|p| !complete_only || p.iter().all(|&x| x))
         .collect();
-    let mut total = [0.0f64; 4];
+    // Standardised member logits `(logit - centre) / scale`, as the stacker sees them.
+    let mut z = vec![[0.0f64; 4]; cases.len()];
+    let mut has = vec![0usize; cases.len()];
     for (name, member) in &late.members {
         let Some(m) = oncolens_nn::MODALITIES.iter().position(|n| n == name) else {
             continue;
         };
-        // The weight applies to the member's standardised logit `(z - centre) / scale`.
-        let w = late.fit.weights[m] / late.fit.member_scales[m];
-        let centre = late.fit.member_centres[m];
-        for (i, z) in member.logits(cases, device)?.into_iter().enumerate() {
-            if present[i][m] && counted[i] {
-                total[m] += (w * (z - centre)).abs();
+        let (centre, scale) = (late.fit.member_centres[m], late.fit.member_scales[m]);
+        for (i, logit) in member.logits(cases, device)?.into_iter().enumerate() {
+            if present[i][m] {
+                z[i][m] = (logit - centre) / scale;
+                has[i] |= 1 << m;
             }
+        }
+    }
+    let mut total = [0.0f64; 4];
+    for i in (0..cases.len()).filter(|&i| counted[i]) {
+        // A coalition is scored as the model scores a patient with those modalities only.
+        let phi = oncolens_shapley::shapley_from_value_fn(4, |coalition| {
+            let bits: usize = (0..4).filter(|&m| coalition[m]).map(|m| 1 << m).sum();
+            late.fit.fused_logit(&z[i], bits & has[i])
+        })?;
+        for (t, p) in total.iter_mut().zip(&phi.values) {
+            *t += p.abs();
         }
     }
     let sum: f64 = total.iter().sum();
@@ -543,6 +556,15 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             "bias": fit.bias,
             "l2": fit.l2,
             "fitted_on_patients": fit.fitted_on,
+            "patterns": fit.patterns.iter().map(|f| serde_json::json!({
+                "modalities": f.modalities.join("+"),
+                "weights": f.modalities.iter().map(|n| {
+                    let m = oncolens_nn::MODALITIES.iter().position(|k| k == n).unwrap_or(0);
+                    (n.clone(), f.weights[m])
+                }).collect::<BTreeMap<_, _>>(),
+                "bias": f.bias,
+                "fitted_on_patients": f.fitted_on,
+            })).collect::<Vec<_>>(),
             "member_out_of_fold_auc": out_of_fold_auc,
             "member_centres": oncolens_nn::MODALITIES.iter().zip(fit.member_centres).map(|(n, t)| (*n, t)).collect::<BTreeMap<_, _>>(),
             "member_scales": oncolens_nn::MODALITIES.iter().zip(fit.member_scales).map(|(n, t)| (*n, t)).collect::<BTreeMap<_, _>>(),

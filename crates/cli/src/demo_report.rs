@@ -264,18 +264,27 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
 
     if let Some(g) = m["modality_contribution"].as_object() {
         let s = report.section("Which modality drove the fused predictions");
-        let w = &m["late_fusion"]["weights"];
+        // The weights for patients with all four modalities (the single set if there are no
+        // pattern fits).
+        let w = m["late_fusion"]["patterns"]
+            .as_array()
+            .and_then(|ps| {
+                ps.iter()
+                    .find(|p| p["modalities"] == "image+clinical+text+omics")
+            })
+            .map_or(&m["late_fusion"]["weights"], |p| &p["weights"]);
         let fitted_on = m["late_fusion"]["fitted_on"]
             .as_str()
             .unwrap_or("member logits");
         s.paragraph(format!(
             "The fused model adds the single-modality models' logits, each standardised (minus \
              its mean, divided by its spread, both measured on patients that member never \
-             trained on), with non-negative weights fitted on {fitted_on} (image {}, clinical \
-             {}, text {}, omics {}). Its logit is therefore an exact sum of one term per \
-             modality, and a missing modality adds 0: the average patient's evidence. The bars \
-             show each modality's share of the absolute terms over held-out patients (these \
-             are the modalities' Shapley values).",
+             trained on), with non-negative weights fitted on {fitted_on}, one set per pattern \
+             of modalities present (all four: image {}, clinical {}, text {}, omics {}): a \
+             patient without a modality is scored with the weights fitted for what they have. \
+             The bars show each modality's share of the absolute exact Shapley values of the \
+             fused logit over held-out patients, a modality removed = the patient scored \
+             without it.",
             f3(&w["image"]),
             f3(&w["clinical"]),
             f3(&w["text"]),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use oncolens_nn::{Device, FusionKind, ModalitySet};
+use oncolens_nn::{Device, FusionKind, ModalitySet, TabularKind};
 use oncolens_train::cases::{ImageInput, PreparedCase};
 use oncolens_train::evaluate::{Predictions, per_site, report_json};
 use oncolens_train::split::{
@@ -24,6 +24,11 @@ pub struct ModelArgs {
     /// How modality embeddings are fused.
     #[arg(long, value_enum, default_value_t = FusionArg::Gated)]
     pub fusion: FusionArg,
+    /// Form of the clinical and omics encoders: `linear` (a logistic regression on the
+    /// standardised values, the default: it does not fit distractor columns on a hundred-odd
+    /// patients) or `mlp` (a hidden ReLU layer, for non-linear effects).
+    #[arg(long, value_enum, default_value_t = TabularArg::Linear)]
+    pub tabular: TabularArg,
     /// Weight of the auxiliary loss that trains each modality's own head (multimodal models).
     #[arg(long, default_value_t = TrainConfig::default().aux_loss_weight)]
     pub aux_loss_weight: f64,
@@ -62,6 +67,12 @@ pub struct ModelArgs {
 pub enum SelectArg {
     Auc,
     Loss,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TabularArg {
+    Linear,
+    Mlp,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -144,6 +155,10 @@ impl ModelArgs {
             },
             image_input: self.image_input()?,
             stack_folds: self.stack_folds,
+            tabular: match self.tabular {
+                TabularArg::Linear => TabularKind::Linear,
+                TabularArg::Mlp => TabularKind::Mlp,
+            },
             ..TrainConfig::default()
         })
     }
@@ -273,13 +288,21 @@ pub fn train_late_fusion(
     };
     let out_of_fold_auc = out_of_fold
         .as_ref()
-        .map(|(logits, labels)| {
+        .map(|oof| {
             members
                 .iter()
                 .filter_map(|(name, _)| {
                     let m = oncolens_nn::MODALITIES.iter().position(|n| n == name)?;
-                    let column: Vec<f64> = logits.iter().map(|row| row[m]).collect();
-                    oncolens_metrics::roc_auc(&column, labels)
+                    // Over the patients who have the modality.
+                    let (column, labels): (Vec<f64>, Vec<bool>) = oof
+                        .logits
+                        .iter()
+                        .zip(&oof.present)
+                        .zip(&oof.labels)
+                        .filter(|((_, p), _)| p[m])
+                        .map(|((row, _), &y)| (row[m], y))
+                        .unzip();
+                    oncolens_metrics::roc_auc(&column, &labels)
                         .ok()
                         .map(|auc| (*name, auc))
                 })
@@ -287,7 +310,11 @@ pub fn train_late_fusion(
         })
         .unwrap_or_default();
     let stack_on = match &out_of_fold {
-        Some((logits, labels)) => StackOn::OutOfFold { logits, labels },
+        Some(oof) => StackOn::OutOfFold {
+            logits: &oof.logits,
+            present: &oof.present,
+            labels: &oof.labels,
+        },
         None => StackOn::Validation,
     };
     let (fused, fit) =
@@ -357,13 +384,20 @@ fn train_members(
 /// cut into `cfg.stack_folds` stratified folds, and each fold is predicted by members trained
 /// (with their own validation patients carved from the rest) on the other folds. The test
 /// patients are never used. Returns `([patient][modality] logits, labels)`.
+/// Out-of-fold standardised member logits, which modalities each patient has, and labels.
+struct OutOfFold {
+    logits: Vec<[f64; 4]>,
+    present: Vec<[bool; 4]>,
+    labels: Vec<bool>,
+}
+
 fn cross_fitted_logits(
     cases: &[PreparedCase],
     split: &Split,
     modalities: ModalitySet,
     cfg: &TrainConfig,
     device: &Device,
-) -> Result<(Vec<[f64; 4]>, Vec<bool>)> {
+) -> Result<OutOfFold> {
     let pool: Vec<usize> = split
         .train
         .iter()
@@ -373,6 +407,7 @@ fn cross_fitted_logits(
         .collect();
     let folds = stratified_folds(cases, &pool, cfg.stack_folds, cfg.seed ^ 0x57ac);
     let mut logits = Vec::with_capacity(pool.len());
+    let mut present = Vec::with_capacity(pool.len());
     let mut labels = Vec::with_capacity(pool.len());
     for (j, fold) in folds.iter().enumerate() {
         let rest: Vec<usize> = pool.iter().copied().filter(|i| !fold.contains(i)).collect();
@@ -395,9 +430,14 @@ fn cross_fitted_logits(
         let (fold_logits, _, _) =
             oncolens_train::stack::standardised_member_logits(&parts, &refs, device)?;
         logits.extend(fold_logits);
+        present.extend(oncolens_train::stack::member_presence(&parts, &refs));
         labels.extend(refs.iter().map(|c| c.label == Some(1)));
     }
-    Ok((logits, labels))
+    Ok(OutOfFold {
+        logits,
+        present,
+        labels,
+    })
 }
 
 /// Trains what `--fusion` asks for: one network, or for `late` the stacked single-modality
@@ -413,13 +453,20 @@ pub fn fit_model(
 ) -> Result<TrainedModel> {
     if late && modalities.count() > 1 {
         let l = train_late_fusion(cases, split, modalities, cfg, device, what)?;
+        let all: usize = l
+            .members
+            .iter()
+            .filter_map(|(n, _)| oncolens_nn::MODALITIES.iter().position(|k| k == n))
+            .map(|m| 1 << m)
+            .sum();
         let weights: Vec<String> = oncolens_nn::MODALITIES
             .iter()
-            .zip(l.fit.weights)
+            .zip(l.fit.pattern_weights(all).0)
             .map(|(n, w)| format!("{n} {w:.2}"))
             .collect();
         eprintln!(
-            "late fusion of {} single-modality models; weights of their logits: {}",
+            "late fusion of {} single-modality models; weights of their standardised logits \
+             for patients with all of them: {}",
             l.members.len(),
             weights.join(", ")
         );

@@ -101,6 +101,8 @@ fn two_channel_models_keep_the_mask_fixed() {
         omics_genes: 0,
         hidden: 8,
         dropout: 0.0,
+        tabular: Default::default(),
+        pattern_fusion: false,
     };
     let model = oncolens_nn::MultimodalModel::new(&cfg, &device).unwrap();
     let n = side * side * side;

@@ -86,6 +86,8 @@ fn main() -> Result<()> {
         omics_genes: 0,
         hidden: 32,
         dropout: 0.2,
+        tabular: Default::default(),
+        pattern_fusion: false,
     };
     let model = MultimodalModel::new(&config, &device)?;
     oncolens_nn::store::save_weights(&model, &out.join("weights.safetensors"))?;

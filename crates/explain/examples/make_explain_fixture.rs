@@ -81,6 +81,8 @@ fn main() -> Result<()> {
         omics_genes: 0,
         hidden: 8,
         dropout: 0.0,
+        tabular: Default::default(),
+        pattern_fusion: false,
     };
     let model = MultimodalModel::new(&config, &device)?.map(&mut Gain(3.0));
     oncolens_nn::store::save_weights(&model, &out.join("weights.safetensors"))?;

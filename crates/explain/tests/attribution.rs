@@ -33,6 +33,8 @@ fn setup() -> (MultimodalModel, ModelConfig, Sample, Device) {
         omics_genes: 0,
         hidden: 8,
         dropout: 0.0,
+        tabular: Default::default(),
+        pattern_fusion: false,
     };
     let model = {
         let _rng = oncolens_nn::rng::SeededRng::acquire(&device, 5);

@@ -43,6 +43,8 @@ fn config(channels: usize) -> ModelConfig {
         omics_genes: 0,
         hidden: 8,
         dropout: 0.0,
+        tabular: Default::default(),
+        pattern_fusion: false,
     }
 }
 

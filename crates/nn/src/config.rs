@@ -69,6 +69,26 @@ pub enum FusionKind {
     Additive,
 }
 
+/// The clinical and omics encoders' form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TabularKind {
+    /// Two layers with a ReLU between them: can learn thresholds and interactions. The form of
+    /// models saved before the choice existed.
+    #[default]
+    Mlp,
+    /// The same two layers without the ReLU (dropout still acts on the hidden units): the
+    /// modality's logit is linear in the standardised values, a logistic regression.
+    ///
+    /// Why it is the default for training: with the hundred-odd training patients of a
+    /// typical cohort the perceptron fits the distractor columns (measurements with no effect)
+    /// and, for expression profiles, site batch effects. On the demo cohort (seed 7) the
+    /// linear form raised the clinical member's out-of-fold AUC from 0.66 to 0.72 and the omics
+    /// member's pooled out-of-site AUC from 0.44 to 0.63. A user with the data to learn
+    /// non-linear effects chooses `mlp`.
+    Linear,
+}
+
 /// Normalisation inside the image encoder's blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -148,6 +168,14 @@ pub struct ModelConfig {
     /// Width of the hidden layer of the clinical and omics encoders.
     pub hidden: usize,
     pub dropout: f64,
+    /// Form of the clinical and omics encoders (models saved before it existed: `mlp`).
+    #[serde(default)]
+    pub tabular: TabularKind,
+    /// Additive fusion with one set of weights and bias per pattern of modalities present
+    /// (late fusion by pattern submodels, see
+    /// [`crate::MultimodalModel::set_pattern_weights`]); `false`: one set for every patient.
+    #[serde(default)]
+    pub pattern_fusion: bool,
 }
 
 impl ModelConfig {

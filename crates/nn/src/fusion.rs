@@ -1,9 +1,9 @@
 //! The multimodal model: one encoder per enabled modality, fusion, and a classification head.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid, softmax, softplus, tanh};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use crate::NnError;
 use crate::batch::Batch;
@@ -11,6 +11,9 @@ use crate::clinical::TabularEncoder;
 use crate::config::{FusionKind, ModelConfig};
 use crate::image::ImageEncoder;
 use crate::text::TextEncoder;
+
+/// Patterns of modalities present (subsets of the four).
+pub const PATTERNS: usize = 16;
 
 /// Gated attention over modality embeddings (Ilse et al., 2018).
 #[derive(Module, Debug)]
@@ -77,6 +80,10 @@ pub struct MultimodalModel {
     modality_heads: Vec<Linear>,
     /// Additive fusion: weights of the modality logits and the bias (`[4] -> 1`).
     additive: Option<Linear>,
+    /// Additive fusion by pattern: row `p` holds the 4 weights and the bias used for a patient
+    /// whose modalities present are the bits of `p` (bit `m` = modality `m`); replaces
+    /// `additive` when set.
+    patterns: Option<Param<Tensor<2>>>,
     /// Which modalities have an encoder (`[4]` of 0/1), as a constant.
     enabled: [bool; 4],
     embed_dim: usize,
@@ -110,6 +117,7 @@ impl MultimodalModel {
                     config.hidden,
                     d,
                     config.dropout,
+                    config.tabular,
                     device,
                 )
             }),
@@ -123,7 +131,14 @@ impl MultimodalModel {
                 )
             }),
             omics: m.omics.then(|| {
-                TabularEncoder::new(config.omics_genes, config.hidden, d, config.dropout, device)
+                TabularEncoder::new(
+                    config.omics_genes,
+                    config.hidden,
+                    d,
+                    config.dropout,
+                    config.tabular,
+                    device,
+                )
             }),
             gate: (config.fusion == FusionKind::GatedAttention)
                 .then(|| ModalityGate::new(d, device)),
@@ -139,9 +154,49 @@ impl MultimodalModel {
                 l.weight = l.weight.map(|w| w.ones_like());
                 l
             }),
+            patterns: (config.fusion == FusionKind::Additive && config.pattern_fusion).then(|| {
+                // Like `additive`: every pattern starts from the plain sum of the logits
+                // (a re-initialised model, as the randomisation check builds, must still
+                // depend on its inputs).
+                let row = [1.0f32, 1.0, 1.0, 1.0, 0.0];
+                let flat: Vec<f32> = row.iter().copied().cycle().take(PATTERNS * 5).collect();
+                Param::from_tensor(
+                    Tensor::<1>::from_floats(flat.as_slice(), device).reshape([PATTERNS, 5]),
+                )
+            }),
             enabled: m.as_array(),
             embed_dim: d,
         }
+    }
+
+    /// Sets the weights of additive fusion by pattern of modalities present: `table[p]` =
+    /// `[w_image, w_clinical, w_text, w_omics, bias]` for the patients whose modalities present
+    /// are the bits of `p`, applied to the modality logits as the `[4] -> 1` layer would be.
+    ///
+    /// Why: with one set of weights a missing modality simply adds nothing, so a patient
+    /// without a report is scored with the image weight that was fitted next to the report,
+    /// too small once the image must stand alone. Weights fitted per pattern (pattern
+    /// submodels, Fletcher Mercaldo and Blume 2020) give each patient the best combination of
+    /// what they have; and "this modality removed", the question modality explanations ask,
+    /// then gets the model's own answer without it.
+    pub fn set_pattern_weights(
+        &mut self,
+        table: &[[f64; 5]; PATTERNS],
+        device: &Device,
+    ) -> Result<(), NnError> {
+        if self.additive.is_none() || self.patterns.is_none() {
+            return Err(NnError::Config(
+                "pattern weights need additive fusion built with pattern_fusion".into(),
+            ));
+        }
+        if table.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(NnError::Config("pattern weights must be finite".into()));
+        }
+        let flat: Vec<f32> = table.iter().flatten().map(|v| *v as f32).collect();
+        self.patterns = Some(Param::from_tensor(
+            Tensor::<1>::from_floats(flat.as_slice(), device).reshape([PATTERNS, 5]),
+        ));
+        Ok(())
     }
 
     /// Late fusion assembled from single-modality models (stacking).
@@ -298,7 +353,18 @@ impl MultimodalModel {
             1,
         ) * present.clone();
         if let Some(additive) = &self.additive {
-            let logits: Tensor<1> = additive.forward(modality_logits.clone()).flatten(0, 1);
+            let logits: Tensor<1> = match &self.patterns {
+                Some(table) => {
+                    let bits = Tensor::<1>::from_floats([1.0, 2.0, 4.0, 8.0], &device)
+                        .unsqueeze_dim::<2>(0);
+                    let pattern: Tensor<1, Int> =
+                        (present.clone() * bits).sum_dim(1).flatten::<1>(0, 1).int();
+                    let rows = table.val().select(0, pattern); // [b, 5]
+                    let weighted = modality_logits.clone() * rows.clone().narrow(1, 0, 4);
+                    (weighted.sum_dim(1) + rows.narrow(1, 4, 1)).flatten(0, 1)
+                }
+                None => additive.forward(modality_logits.clone()).flatten(0, 1),
+            };
             return ModelOutput {
                 logits,
                 gates: None,

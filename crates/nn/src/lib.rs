@@ -20,7 +20,9 @@ pub mod tokenizer;
 
 pub use batch::Batch;
 pub use burn::tensor::Device;
-pub use config::{FusionKind, ImageEncoderConfig, ImageNorm, ModalitySet, ModelConfig};
+pub use config::{
+    FusionKind, ImageEncoderConfig, ImageNorm, ModalitySet, ModelConfig, TabularKind,
+};
 pub use fusion::{ModelOutput, MultimodalModel};
 pub use tokenizer::Tokenizer;
 

@@ -139,6 +139,8 @@ mod tests {
             omics_genes: 0,
             hidden: 5,
             dropout: 0.0,
+            tabular: Default::default(),
+            pattern_fusion: false,
         }
     }
 

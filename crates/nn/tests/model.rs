@@ -30,6 +30,8 @@ fn config(fusion: FusionKind, modalities: ModalitySet) -> ModelConfig {
         omics_genes: 5,
         hidden: 8,
         dropout: 0.1,
+        tabular: Default::default(),
+        pattern_fusion: false,
     }
 }
 
@@ -286,6 +288,65 @@ fn assembled_late_fusion_is_the_weighted_sum_of_member_logits() {
             got[i]
         );
     }
+    // Pattern fusion: each patient gets the weights and bias of the modalities it has, also
+    // after a save and load.
+    let mut pattern_cfg = cfg.clone();
+    pattern_cfg.pattern_fusion = true;
+    let mut patterned =
+        MultimodalModel::assemble_late_fusion(&pattern_cfg, parts, weights, centres, bias, &device)
+            .unwrap();
+    let table: [[f64; 5]; 16] = std::array::from_fn(|p| {
+        let p = p as f64;
+        [0.1 * p, 1.0 - 0.05 * p, 0.3, 0.02 * p, -0.5 + 0.1 * p]
+    });
+    patterned.set_pattern_weights(&table, &device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("patterned.safetensors");
+    save_weights(&patterned, &path).unwrap();
+    let loaded = load_weights(MultimodalModel::new(&pattern_cfg, &device).unwrap(), &path)
+        .unwrap()
+        .valid();
+    let got: Vec<f32> = loaded
+        .forward(&batch)
+        .logits
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let mut patterns_seen = std::collections::BTreeSet::new();
+    for (i, s) in data.iter().enumerate() {
+        let present = s.present();
+        let p: usize = (0..4).filter(|&m| present[m]).map(|m| 1 << m).sum();
+        patterns_seen.insert(p);
+        let want: f64 = table[p][4]
+            + (0..4)
+                .filter(|&m| present[m])
+                .map(|m| table[p][m] * (f64::from(member_logits[m][i]) - centres[m]))
+                .sum::<f64>();
+        assert!(
+            (f64::from(got[i]) - want).abs() < 1e-4,
+            "patient {i} (pattern {p}): {} vs {want}",
+            got[i]
+        );
+    }
+    assert!(patterns_seen.len() > 1, "{patterns_seen:?}");
+    // A freshly built pattern model (as the randomisation check builds) starts from the plain
+    // sum of its modality logits, so it depends on its inputs.
+    let fresh: Vec<f32> = MultimodalModel::new(&pattern_cfg, &device)
+        .unwrap()
+        .valid()
+        .forward(&batch)
+        .logits
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let spread = fresh.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))
+        - fresh.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+    assert!(spread > 1e-4, "{fresh:?}");
+    // Without pattern fusion in the configuration there is no table to set.
+    let mut plain =
+        MultimodalModel::assemble_late_fusion(&cfg, parts, weights, centres, bias, &device)
+            .unwrap();
+    assert!(plain.set_pattern_weights(&table, &device).is_err());
     // A member of the wrong kind is refused.
     let concat =
         MultimodalModel::new(&config(FusionKind::Concat, ModalitySet::only(0)), &device).unwrap();

@@ -40,6 +40,141 @@ pub struct LateFusionFit {
     pub l2: f64,
     /// Patients the weights were fitted on.
     pub fitted_on: usize,
+    /// One fit per pattern of modalities present, which the assembled model applies (see
+    /// [`PatternFit`]); `weights` and `bias` above are the single set for every patient
+    /// (a missing modality adding 0), kept for patterns too rare to fit.
+    #[serde(default)]
+    pub patterns: Vec<PatternFit>,
+}
+
+/// The stacking weights for the patients who have exactly the modalities `modalities`.
+///
+/// Fitted on every patient who has at least those modalities, with the others hidden: the
+/// weights answer "how to combine what this patient has", so a patient without a report gets
+/// an image weight fitted without reports (pattern submodels; Fletcher Mercaldo and Blume
+/// 2020). Also what a modality explanation asks for when it removes a modality.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatternFit {
+    /// Modality names of the pattern, in [`oncolens_nn::MODALITIES`] order.
+    pub modalities: Vec<String>,
+    /// Weights of the standardised member logits (0 outside the pattern).
+    pub weights: [f64; 4],
+    pub bias: f64,
+    /// Patients the fit used (those with at least the pattern's modalities); 0 when too few
+    /// of either class had them and the single set of weights stands in.
+    pub fitted_on: usize,
+}
+
+/// Fewest patients of each class a pattern's own fit needs; rarer patterns use the single set
+/// of weights.
+pub const MIN_PATTERN_CLASS: usize = 5;
+
+/// One [`PatternFit`] per non-empty pattern of the `trained` modalities, from standardised
+/// member logits `x` (`[patient][modality]`), which modalities each patient has, and labels.
+/// `single` = the single set of weights and bias, for patterns too rare to fit.
+pub fn fit_patterns(
+    x: &[[f64; 4]],
+    present: &[[bool; 4]],
+    labels: &[bool],
+    trained: [bool; 4],
+    single: ([f64; 4], f64),
+    l2: f64,
+) -> Vec<PatternFit> {
+    (1..oncolens_nn::fusion::PATTERNS)
+        .filter(|p| (0..4).all(|m| p & (1 << m) == 0 || trained[m]))
+        .map(|p| {
+            let has = |m: usize| p & (1 << m) != 0;
+            let (rows, ys): (Vec<[f64; 4]>, Vec<bool>) = x
+                .iter()
+                .zip(present)
+                .zip(labels)
+                .filter(|((_, pr), _)| (0..4).all(|m| !has(m) || pr[m]))
+                .map(|((row, _), &y)| {
+                    (
+                        std::array::from_fn(|m| if has(m) { row[m] } else { 0.0 }),
+                        y,
+                    )
+                })
+                .unzip();
+            let positives = ys.iter().filter(|y| **y).count();
+            let (weights, bias, fitted_on) =
+                if positives >= MIN_PATTERN_CLASS && ys.len() - positives >= MIN_PATTERN_CLASS {
+                    let (w, b) = fit_nonnegative_logistic(&rows, &ys, l2);
+                    (w, b, ys.len())
+                } else {
+                    let w = std::array::from_fn(|m| if has(m) { single.0[m] } else { 0.0 });
+                    (w, single.1, 0)
+                };
+            PatternFit {
+                modalities: (0..4)
+                    .filter(|&m| has(m))
+                    .map(|m| oncolens_nn::MODALITIES[m].to_owned())
+                    .collect(),
+                weights,
+                bias,
+                fitted_on,
+            }
+        })
+        .collect()
+}
+
+impl LateFusionFit {
+    /// Weights (of the standardised member logits) and bias the assembled model applies to a
+    /// patient whose modalities present are the bits of `pattern`: the fit of the pattern's
+    /// trained part; the single set (restricted to the pattern) where there is no pattern fit
+    /// (fits made before patterns existed, or no modality present).
+    pub fn pattern_weights(&self, pattern: usize) -> ([f64; 4], f64) {
+        let trained = |m: usize| {
+            self.patterns
+                .iter()
+                .any(|f| f.modalities.iter().any(|n| n == oncolens_nn::MODALITIES[m]))
+        };
+        let own: Vec<usize> = (0..4)
+            .filter(|&m| pattern & (1 << m) != 0 && trained(m))
+            .collect();
+        let names: Vec<&str> = own.iter().map(|&m| oncolens_nn::MODALITIES[m]).collect();
+        match self
+            .patterns
+            .iter()
+            .find(|f| !names.is_empty() && f.modalities == names)
+        {
+            Some(f) => (f.weights, f.bias),
+            None => (
+                std::array::from_fn(|m| {
+                    if pattern & (1 << m) != 0 {
+                        self.weights[m]
+                    } else {
+                        0.0
+                    }
+                }),
+                self.bias,
+            ),
+        }
+    }
+
+    /// The fused logit (before temperature) for standardised member logits `z` when the
+    /// modalities present are the bits of `pattern`: what the assembled model computes.
+    pub fn fused_logit(&self, z: &[f64; 4], pattern: usize) -> f64 {
+        let (w, b) = self.pattern_weights(pattern);
+        b + (0..4)
+            .filter(|m| pattern & (1 << m) != 0)
+            .map(|m| w[m] * z[m])
+            .sum::<f64>()
+    }
+
+    /// The assembled model's table (`[pattern][w_0..w_3, bias]`, weights of the raw member
+    /// logits minus their centres).
+    fn table(&self) -> [[f64; 5]; oncolens_nn::fusion::PATTERNS] {
+        std::array::from_fn(|p| {
+            let (w, b) = self.pattern_weights(p);
+            let mut row = [0.0; 5];
+            for m in 0..4 {
+                row[m] = w[m] / self.member_scales[m];
+            }
+            row[4] = b;
+            row
+        })
+    }
 }
 
 fn unit_scales() -> [f64; 4] {
@@ -56,6 +191,8 @@ pub enum StackOn<'a> {
     /// patients it never saw, on many more patients than the validation set holds.
     OutOfFold {
         logits: &'a [[f64; 4]],
+        /// Which modalities each patient has (see [`member_presence`]).
+        present: &'a [[bool; 4]],
         labels: &'a [bool],
     },
 }
@@ -106,13 +243,20 @@ pub fn late_fusion(
     // trained on.
     let (val_x, member_centres, member_scales) =
         standardised_member_logits(&members, &val, device)?;
-    let (weights, bias, fitted_on) = match stack_on {
+    let trained: [bool; 4] = std::array::from_fn(|m| members[m].is_some());
+    let (weights, bias, fitted_on, patterns) = match stack_on {
         StackOn::Validation => {
             let (w, b) = fit_nonnegative_logistic(&val_x, &labels, l2);
-            (w, b, val.len())
+            let present = member_presence(&members, &val);
+            let patterns = fit_patterns(&val_x, &present, &labels, trained, (w, b), l2);
+            (w, b, val.len(), patterns)
         }
-        StackOn::OutOfFold { logits, labels } => {
-            if logits.len() != labels.len() {
+        StackOn::OutOfFold {
+            logits,
+            present,
+            labels,
+        } => {
+            if logits.len() != labels.len() || present.len() != labels.len() {
                 return Err(TrainError::Data(format!(
                     "{} out-of-fold logit rows for {} labels",
                     logits.len(),
@@ -125,12 +269,14 @@ pub fn late_fusion(
                 ));
             }
             let (w, b) = fit_nonnegative_logistic(logits, labels, l2);
-            (w, b, labels.len())
+            let patterns = fit_patterns(logits, present, labels, trained, (w, b), l2);
+            (w, b, labels.len(), patterns)
         }
     };
 
     let mut config: ModelConfig = first.config.clone();
     config.fusion = FusionKind::Additive;
+    config.pattern_fusion = true;
     config.modalities = oncolens_nn::ModalitySet {
         image: members[0].is_some(),
         clinical: members[1].is_some(),
@@ -140,7 +286,7 @@ pub fn late_fusion(
     // The weights apply to standardised logits; the assembled heads output raw ones.
     let raw_weights: [f64; 4] = std::array::from_fn(|m| weights[m] / member_scales[m]);
     let parts = members.map(|m| m.map(|t| &t.model));
-    let model = MultimodalModel::assemble_late_fusion(
+    let mut model = MultimodalModel::assemble_late_fusion(
         &config,
         parts,
         raw_weights,
@@ -148,6 +294,16 @@ pub fn late_fusion(
         bias,
         device,
     )?;
+    let fit = LateFusionFit {
+        weights,
+        member_centres,
+        member_scales,
+        bias,
+        l2,
+        fitted_on,
+        patterns,
+    };
+    model.set_pattern_weights(&fit.table(), device)?;
     let mut fused = TrainedModel {
         model,
         config,
@@ -163,17 +319,7 @@ pub fn late_fusion(
     fused.temperature = temperature;
     fused.threshold = threshold;
     fused.best_val_auc = oncolens_metrics::roc_auc(&val_logits, &labels).ok();
-    Ok((
-        fused,
-        LateFusionFit {
-            weights,
-            member_centres,
-            member_scales,
-            bias,
-            l2,
-            fitted_on,
-        },
-    ))
+    Ok((fused, fit))
 }
 
 /// `[case][modality]` logits of the member models, 0 where the case lacks the modality (the
@@ -201,6 +347,21 @@ pub fn member_logits(
     Ok(x)
 }
 
+/// `[case][modality]`: whether the case has the modality and a member reads it.
+pub fn member_presence(
+    members: &[Option<&TrainedModel>; 4],
+    cases: &[&PreparedCase],
+) -> Vec<[bool; 4]> {
+    cases
+        .iter()
+        .map(|c| {
+            std::array::from_fn(|m| {
+                members[m].is_some_and(|t| t.preprocessor.sample(c).present()[m])
+            })
+        })
+        .collect()
+}
+
 /// [`member_logits`] standardised per member over the cases that have the modality (minus the
 /// column's mean, divided by its standard deviation; 0 stays 0 where a case lacks it), with
 /// those means and deviations (0 and 1 where a column is constant, empty or its member absent).
@@ -217,14 +378,7 @@ pub fn standardised_member_logits(
     device: &Device,
 ) -> Result<StandardisedLogits, TrainError> {
     let mut x = member_logits(members, cases, device)?;
-    let present: Vec<[bool; 4]> = cases
-        .iter()
-        .map(|c| {
-            std::array::from_fn(|m| {
-                members[m].is_some_and(|t| t.preprocessor.sample(c).present()[m])
-            })
-        })
-        .collect();
+    let present = member_presence(members, cases);
     let (centres, scales) = standardise_columns(&mut x, &present);
     Ok((x, centres, scales))
 }
@@ -350,6 +504,71 @@ fn fit_logistic(x: &[[f64; 4]], y: &[bool], cols: &[usize], l2: f64) -> (Vec<f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two noisy readings of one signal (members 0 and 1) and an independent one (member 2),
+    /// member 3 untrained. Each pattern is fitted on the patients who have it; a reading that
+    /// must stand alone gets more weight than next to its twin; a pattern too rare to fit
+    /// takes the single set; `fused_logit` applies the pattern's own weights.
+    #[test]
+    fn pattern_fits_use_the_patients_who_have_the_pattern() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let n = 1200;
+        let (mut x, mut present, mut y) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            // Box-Muller.
+            let mut g = || -> f64 {
+                let u: f64 = rng.random::<f64>().max(1e-12);
+                (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * rng.random::<f64>()).cos()
+            };
+            let (signal, other) = (g(), g());
+            let row = [signal + 0.6 * g(), signal + 0.6 * g(), other, 0.0];
+            // A quarter lack member 1; member 2 is missing for all but 8 of the others.
+            let p = [true, i % 4 != 0, i % 150 == 1, false];
+            x.push(std::array::from_fn(|m| if p[m] { row[m] } else { 0.0 }));
+            present.push(p);
+            let logit = 2.0 * signal + 1.0 * other;
+            y.push(rng.random::<f64>() < 1.0 / (1.0 + (-logit).exp()));
+        }
+        let trained = [true, true, true, false];
+        let single = fit_nonnegative_logistic(&x, &y, 1.0);
+        let fits = fit_patterns(&x, &present, &y, trained, single, 1.0);
+        // Every non-empty pattern of the three trained members, none with member 3.
+        assert_eq!(fits.len(), 7);
+        assert!(
+            fits.iter()
+                .all(|f| !f.modalities.iter().any(|m| m == "omics"))
+        );
+        let find = |names: &[&str]| fits.iter().find(|f| f.modalities == names).unwrap();
+        let alone = find(&["image"]);
+        let twins = find(&["image", "clinical"]);
+        assert_eq!(alone.fitted_on, n);
+        assert_eq!(twins.fitted_on, n - n / 4);
+        assert!(
+            alone.weights[0] > 1.3 * twins.weights[0],
+            "{alone:?} {twins:?}"
+        );
+        assert_eq!(alone.weights[1..], [0.0; 3]);
+        // Member 2 is present for 8 patients only: its patterns fall back to the single set.
+        let rare = find(&["image", "text"]);
+        assert_eq!(rare.fitted_on, 0);
+        assert_eq!(rare.weights, [single.0[0], 0.0, single.0[2], 0.0]);
+        let fit = LateFusionFit {
+            weights: single.0,
+            member_centres: [0.0; 4],
+            member_scales: [1.0; 4],
+            bias: single.1,
+            l2: 1.0,
+            fitted_on: n,
+            patterns: fits.clone(),
+        };
+        let z = [0.7, -0.2, 1.1, 5.0];
+        let want = twins.bias + twins.weights[0] * 0.7 - twins.weights[1] * 0.2;
+        // Member 3's bit is ignored: it was never trained, so the model never sees it present.
+        assert!((fit.fused_logit(&z, 0b1011) - want).abs() < 1e-12);
+        assert_eq!(fit.fused_logit(&z, 0), single.1);
+        assert_eq!(fit.table()[0b0011][4], twins.bias);
+    }
 
     /// Data generated from known weights: the fit recovers them, and a useless or harmful
     /// column gets weight 0.

@@ -9,6 +9,7 @@ use oncolens_nn::batch::Sample;
 use oncolens_nn::fusion::{modality_bce_with_logits, weighted_bce_with_logits};
 use oncolens_nn::{
     Batch, Device, FusionKind, ImageEncoderConfig, ModalitySet, ModelConfig, MultimodalModel,
+    TabularKind,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -62,6 +63,13 @@ pub struct TrainConfig {
     /// 0 or 1 = the validation patients. See [`crate::stack`].
     #[serde(default)]
     pub stack_folds: usize,
+    /// Form of the clinical and omics encoders (see [`TabularKind`]).
+    #[serde(default = "linear")]
+    pub tabular: TabularKind,
+}
+
+fn linear() -> TabularKind {
+    TabularKind::Linear
 }
 
 impl Default for TrainConfig {
@@ -90,6 +98,7 @@ impl Default for TrainConfig {
             text_token_dim: 16,
             image_input: ImageInput::DEFAULT_CROP,
             stack_folds: 3,
+            tabular: TabularKind::Linear,
         }
     }
 }
@@ -424,6 +433,8 @@ pub fn model_config(
         omics_genes: prep.omics_genes(),
         hidden: cfg.hidden,
         dropout: cfg.dropout,
+        tabular: cfg.tabular,
+        pattern_fusion: false,
     }
 }
 

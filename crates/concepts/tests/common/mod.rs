@@ -36,6 +36,8 @@ pub fn config() -> ModelConfig {
         omics_genes: 0,
         hidden: 8,
         dropout: 0.0,
+        tabular: Default::default(),
+        pattern_fusion: false,
     }
 }
 
