@@ -88,6 +88,17 @@ def as_nifti(path, tmp, is_mask):
     return out
 
 
+def gunzipped(path, tmp):
+    """A plain copy of a gzipped file (both tools then read without inflating)."""
+    import gzip
+    import shutil
+
+    out = Path(tmp) / ("plain_" + Path(path).name[: -len(".gz")])
+    with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # worker: one PyRadiomics run (single case or a list of cases), inside the measured child
 
@@ -302,6 +313,9 @@ def main():
                          "default: pyradiomics-ibsi, PyRadiomics' settings plus every IBSI feature)")
     ap.add_argument("--case", action="append", default=[],
                     help="NAME=IMAGE,MASK (default: the IBSI CT phantom and STS_001 CT)")
+    ap.add_argument("--uncompressed", action="store_true",
+                    help="also time each gzipped case from a plain (uncompressed) copy, so the "
+                         "single-core inflate both tools pay is out of the comparison")
     ap.add_argument("--pyradiomics-only", action="store_true",
                     help="time PyRadiomics alone (no oncolens needed)")
     ap.add_argument("--markdown", help="also write the tables to this file")
@@ -358,8 +372,13 @@ def main():
     me = str(Path(__file__).resolve())
     tmp = Path(tempfile.mkdtemp(prefix="bench-radiomics-"))
     try:
+        inputs = []
         for name, (image, mask) in cases.items():
             image, mask = as_nifti(image, tmp, False), as_nifti(mask, tmp, True)
+            inputs.append((name, image, mask))
+            if args.uncompressed and str(image).endswith(".gz"):
+                inputs.append((f"{name}_uncompressed", gunzipped(image, tmp), gunzipped(mask, tmp)))
+        for name, image, mask in inputs:
             emit(f"## {name}\n")
             emit(f"Image `{image}`, mask `{mask}`\n")
             feats_path = tmp / f"{name}.py.json"

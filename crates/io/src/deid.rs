@@ -161,10 +161,11 @@ fn remap_csv(
     oncolens_core::fs::write_atomic(output, &buf).map_err(write_err(output))
 }
 
-/// Reads a file's bytes, gunzipping `.gz`, for the identifier scan.
+/// Reads a file's bytes, gunzipping gzip streams, for the identifier scan. Gzip is recognised
+/// by its magic bytes, not the name: a compressed file under any name is searched inflated.
 fn content(path: &Path) -> Vec<u8> {
     let raw = std::fs::read(path).unwrap_or_default();
-    if path.extension().is_some_and(|e| e == "gz") {
+    if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         if flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
@@ -403,5 +404,31 @@ mod date_tests {
         assert!(!looks_like_date("SYN6763741"));
         assert!(!looks_like_date("Jansen"));
         assert!(!looks_like_date("1959072"));
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::find_identifiers;
+    use std::io::Write;
+
+    /// An identifier inside a gzip stream is found whatever the file is called.
+    #[test]
+    fn identifiers_in_gzip_streams_are_found_under_any_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"patient Jansen-Visser, mrn SYN6763741").unwrap();
+        let bytes = gz.finish().unwrap();
+        for name in ["a.nii.gz", "b.nii", "c.bin"] {
+            std::fs::write(dir.path().join(name), &bytes).unwrap();
+        }
+        std::fs::write(dir.path().join("clean.txt"), b"nothing here").unwrap();
+        let mut hits = find_identifiers(dir.path(), &["SYN6763741".to_owned()]);
+        hits.sort();
+        let names: Vec<String> = hits
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.nii.gz", "b.nii", "c.bin"]);
     }
 }

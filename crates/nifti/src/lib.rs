@@ -314,9 +314,29 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> NiftiError + '_ {
     }
 }
 
-fn is_gz(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+/// Whether the file is gzip-compressed, by its first two bytes (the gzip magic `1f 8b`), not
+/// its name: a `.nii.gz` that was stored plain, or a `.nii` that was gzipped, happens (tools
+/// that symlink or copy under a fixed name), and ITK and SimpleITK read both. A NIfTI header
+/// starts with `sizeof_hdr` (348 or 540, either byte order), never with those bytes.
+fn is_gz(path: &Path) -> Result<bool, NiftiError> {
+    let mut magic = [0u8; 2];
+    let mut f = File::open(path).map_err(io_err(path))?;
+    let n = read_up_to_buf(&mut f, &mut magic).map_err(io_err(path))?;
+    Ok(n == 2 && magic == [0x1f, 0x8b])
+}
+
+/// Fills `buf` from `r` as far as the stream goes; returns how many bytes were read.
+fn read_up_to_buf(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Lower-case file name without a trailing `.gz`.
@@ -332,7 +352,7 @@ fn stem_ext(path: &Path) -> String {
 fn open(path: &Path) -> Result<Box<dyn Read>, NiftiError> {
     let f = File::open(path).map_err(io_err(path))?;
     let r = BufReader::new(f);
-    Ok(if is_gz(path) {
+    Ok(if is_gz(path)? {
         Box::new(flate2::read::MultiGzDecoder::new(r))
     } else {
         Box::new(r)
@@ -638,7 +658,7 @@ fn read_blocks(
 /// series can be gigabytes).
 fn data_reader(file: &Path, offset: u64) -> Result<(Box<dyn Read>, u64), NiftiError> {
     use std::io::{Seek, SeekFrom};
-    if is_gz(file) {
+    if is_gz(file)? {
         let f = File::open(file).map_err(io_err(file))?;
         // DEFLATE expands at most ~1032:1.
         let bound = f

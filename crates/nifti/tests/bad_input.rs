@@ -93,6 +93,33 @@ fn dim_out_of_range() {
     assert!(e.to_string().contains("dim[2]"), "{e}");
 }
 
+/// Compression is read from the file's first bytes, not its name: a plain file named `.nii.gz`
+/// and a gzipped one named `.nii` read the same as the originals.
+#[test]
+fn compression_is_sniffed_not_taken_from_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = fixture("anatomical.nii");
+    let want = read_volume(&plain).unwrap();
+    let bytes = std::fs::read(&plain).unwrap();
+    let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut packed, &bytes).unwrap();
+    let renamed_plain = write(dir.path(), "plain.nii.gz", &bytes);
+    let renamed_gz = write(dir.path(), "packed.nii", &packed.finish().unwrap());
+    for p in [&renamed_plain, &renamed_gz] {
+        let got = read_volume(p).unwrap();
+        assert_eq!(got.volume.data(), want.volume.data(), "{}", p.display());
+        assert_eq!(
+            got.volume.geometry(),
+            want.volume.geometry(),
+            "{}",
+            p.display()
+        );
+    }
+    let mut streamed = Vec::new();
+    oncolens_nifti::stream_volume(&renamed_plain, |b| streamed.extend_from_slice(b)).unwrap();
+    assert_eq!(streamed.len(), want.volume.data().len());
+}
+
 #[test]
 fn truncated_data_plain_and_gzip() {
     let dir = tempfile::tempdir().unwrap();
