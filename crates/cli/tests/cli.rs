@@ -342,6 +342,18 @@ fn demo_runs_end_to_end_at_tiny_size() {
             .values()
             .all(|s| s.as_f64().unwrap() > 0.0)
     );
+    // One stacking fit per pattern of the four modalities; the full pattern carries all four
+    // weights (non-negative) and was fitted on patients who have all four, or fell back.
+    let patterns = metrics["late_fusion"]["patterns"].as_array().unwrap();
+    assert_eq!(patterns.len(), 15, "{patterns:?}");
+    let full = patterns
+        .iter()
+        .find(|p| p["modalities"] == "image+clinical+text+omics")
+        .unwrap();
+    let weights = full["weights"].as_object().unwrap();
+    assert_eq!(weights.len(), 4, "{full}");
+    assert!(weights.values().all(|w| w.as_f64().unwrap() >= 0.0), "{full}");
+    assert!(full["fitted_on_patients"].as_u64().is_some(), "{full}");
     for method in ["integrated-gradients", "grad-cam"] {
         let share = metrics["attribution_in_lesion"][method].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&share), "{method}: {share}");
