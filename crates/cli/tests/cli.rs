@@ -352,7 +352,10 @@ fn demo_runs_end_to_end_at_tiny_size() {
         .unwrap();
     let weights = full["weights"].as_object().unwrap();
     assert_eq!(weights.len(), 4, "{full}");
-    assert!(weights.values().all(|w| w.as_f64().unwrap() >= 0.0), "{full}");
+    assert!(
+        weights.values().all(|w| w.as_f64().unwrap() >= 0.0),
+        "{full}"
+    );
     assert!(full["fitted_on_patients"].as_u64().is_some(), "{full}");
     for method in ["integrated-gradients", "grad-cam"] {
         let share = metrics["attribution_in_lesion"][method].as_f64().unwrap();

@@ -417,7 +417,8 @@ mod scan_tests {
     fn identifiers_in_gzip_streams_are_found_under_any_name() {
         let dir = tempfile::tempdir().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(b"patient Jansen-Visser, mrn SYN6763741").unwrap();
+        gz.write_all(b"patient Jansen-Visser, mrn SYN6763741")
+            .unwrap();
         let bytes = gz.finish().unwrap();
         for name in ["a.nii.gz", "b.nii", "c.bin"] {
             std::fs::write(dir.path().join(name), &bytes).unwrap();
