@@ -84,7 +84,7 @@ fn variant_batch(
     Ok((batch, x))
 }
 
-fn check_batch(batch: usize) -> Result<(), ExplainError> {
+pub(crate) fn check_batch(batch: usize) -> Result<(), ExplainError> {
     if batch == 0 {
         return Err(ExplainError::Setting(
             "batch size must be at least 1".into(),

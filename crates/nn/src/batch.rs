@@ -74,6 +74,25 @@ impl Batch {
         self.len() == 0
     }
 
+    /// The batch repeated `times` times along the batch axis (`times` copies of each sample, the
+    /// copies of the whole batch one after another): for many forward passes of variants of one
+    /// patient without collating the patient again.
+    pub fn repeat(&self, times: usize) -> Batch {
+        let rep2 = |t: &Tensor<2>| t.clone().repeat_dim(0, times);
+        Batch {
+            image: self.image.as_ref().map(|t| t.clone().repeat_dim(0, times)),
+            clinical: self.clinical.as_ref().map(rep2),
+            tokens: self
+                .tokens
+                .as_ref()
+                .map(|(ids, mask)| (ids.clone().repeat_dim(0, times), rep2(mask))),
+            omics: self.omics.as_ref().map(rep2),
+            lesion_features: self.lesion_features.as_ref().map(rep2),
+            present: rep2(&self.present),
+            labels: self.labels.as_ref().map(|t| t.clone().repeat_dim(0, times)),
+        }
+    }
+
     /// Collates samples for a model with `config`; `image_side` is the crop edge in voxels.
     pub fn collate(
         samples: &[&Sample],

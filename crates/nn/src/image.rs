@@ -52,6 +52,27 @@ impl ResBlock3d {
         }
     }
 
+    /// The layers, for [`crate::local::LocalEvaluator`].
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        &Conv3d,
+        &Normalization,
+        &Conv3d,
+        &Normalization,
+        &Conv3d,
+        &Normalization,
+    ) {
+        (
+            &self.conv_a,
+            &self.norm_a,
+            &self.conv_b,
+            &self.norm_b,
+            &self.shortcut,
+            &self.norm_s,
+        )
+    }
+
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let y = relu(self.norm_a.forward(self.conv_a.forward(x.clone())));
         let y = self.norm_b.forward(self.conv_b.forward(y));
@@ -100,6 +121,11 @@ impl ImageEncoder {
     /// `[batch, in_channels, D, H, W]`.
     pub fn features(&self, x: Tensor<5>) -> Tensor<5> {
         self.features_after(x, self.blocks.len())
+    }
+
+    /// The stem and the blocks, for [`crate::local::LocalEvaluator`].
+    pub(crate) fn local_parts(&self) -> (&Conv3d, &[ResBlock3d]) {
+        (&self.stem, &self.blocks)
     }
 
     /// Number of residual blocks.

@@ -12,6 +12,7 @@ pub mod clinical;
 pub mod config;
 pub mod fusion;
 pub mod image;
+pub mod local;
 pub mod params;
 pub mod rng;
 pub mod store;
