@@ -128,6 +128,14 @@ impl ImageEncoder {
         (&self.stem, &self.blocks)
     }
 
+    /// The stem convolution before its relu: affine in the input. Integrated Gradients uses
+    /// this to evaluate the stem once for the whole path (the stem's output along a straight
+    /// path is the same straight line between the stem's outputs at its ends), and
+    /// `features_after(x, 0)` is `relu(stem_linear(x))`.
+    pub fn stem_linear(&self, x: Tensor<5>) -> Tensor<5> {
+        self.stem.forward(x)
+    }
+
     /// Number of residual blocks.
     pub fn block_count(&self) -> usize {
         self.blocks.len()
@@ -136,7 +144,7 @@ impl ImageEncoder {
     /// Feature map after the stem and the first `blocks` residual blocks (0: the stem only).
     /// Earlier maps are finer: Grad-CAM there localises better.
     pub fn features_after(&self, x: Tensor<5>, blocks: usize) -> Tensor<5> {
-        let mut y = relu(self.stem.forward(x));
+        let mut y = relu(self.stem_linear(x));
         for block in self.blocks.iter().take(blocks) {
             y = block.forward(y);
         }
