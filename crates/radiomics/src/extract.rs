@@ -76,13 +76,9 @@ fn features_of(
         || {
             rayon::join(
                 || morphology::compute(&morph_input),
-                || {
-                    rayon::join(
-                        || texture::compute_all(&roi.texture_roi, &settings.texture),
-                        // PyRadiomics' maximal correlation coefficient (no IBSI definition).
-                        || texture::pyradiomics_mcc(&roi.texture_roi),
-                    )
-                },
+                // With PyRadiomics' maximal correlation coefficient (no IBSI definition),
+                // which reads the same co-occurrence matrices as the GLCM family.
+                || texture::compute_all_with_mcc(&roi.texture_roi, &settings.texture),
             )
         },
         || {

@@ -127,3 +127,101 @@ fn streamed_statistics_catch_what_the_whole_pass_catches() {
     assert!(region_for(&mask, 1, &resampled).is_none());
     assert!(region_for(&mask, 3, &settings).is_none());
 }
+
+/// Equal to float rounding (NaN equals NaN): sums over a crop with another origin, or means
+/// over directions combined in another order, differ in the last bits.
+fn same(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300)
+}
+
+/// The lesion of [`case`] (label 1) in a box a few voxels wider than it: the same ROI on a
+/// grid small enough for several extractions in a debug build.
+fn small_case() -> (Volume<f32>, LabelMap) {
+    let (image, mask) = case();
+    let ranges = [18..43, 26..55, 11..40];
+    (
+        image.region(&ranges).unwrap(),
+        mask.region(&ranges).unwrap(),
+    )
+}
+
+/// Without local-intensity features the crop keeps no sphere margin around the ROI: every other
+/// feature, and every diagnostic, is exactly what the wider crop gives.
+#[test]
+fn the_local_intensity_margin_changes_no_other_feature() {
+    let (image, mask) = small_case();
+    let narrow = Settings::pyradiomics();
+    let mut wide = Settings::pyradiomics();
+    wide.local_intensity.enabled = true;
+    let a = extract(&image, &mask, 1, &narrow).unwrap();
+    let b = extract(&image, &mask, 1, &wide).unwrap();
+    let mut compared = 0;
+    for f in a
+        .features
+        .iter()
+        .filter(|f| f.family != oncolens_radiomics::Family::LocalIntensity)
+    {
+        let g = b.features.iter().find(|g| g.name == f.name).unwrap();
+        assert!(
+            same(f.value, g.value),
+            "{}: {} vs {}",
+            f.name,
+            f.value,
+            g.value
+        );
+        compared += 1;
+    }
+    assert!(compared > 100, "{compared} features compared");
+    assert_eq!(a.diagnostics, b.diagnostics);
+}
+
+/// Steps that change nothing (no resampling, no re-segmentation) copy the diagnostics of the
+/// step before; a re-segmentation range that removes nothing takes the computing path and must
+/// give the same entries, and one that removes voxels must show it.
+#[test]
+fn unchanged_steps_report_the_diagnostics_they_would_compute() {
+    let (image, mask) = small_case();
+    let plain = extract(&image, &mask, 1, &Settings::pyradiomics()).unwrap();
+    let d = &plain.diagnostics;
+    for key in [
+        "int_mask_vox_count",
+        "morph_mask_bb_dim_x",
+        "int_mask_mean_int",
+    ] {
+        let init = d[&format!("{key}_init_roi")];
+        assert_eq!(d[&format!("{key}_interp_roi")], init, "{key}");
+        assert_eq!(d[&format!("{key}_reseg_roi")], init, "{key}");
+    }
+    let mut wide_range = Settings::pyradiomics();
+    // Below every voxel of the image (its minimum is -900): removes nothing.
+    wide_range.resegmentation.range_min = Some(-1000.0);
+    let computed = extract(&image, &mask, 1, &wide_range).unwrap();
+    assert_eq!(computed.diagnostics, plain.diagnostics);
+    let mut cut = Settings::pyradiomics();
+    cut.resegmentation.range_min = Some(0.0);
+    let cut = extract(&image, &mask, 1, &cut).unwrap();
+    assert!(
+        cut.diagnostics["int_mask_vox_count_reseg_roi"]
+            < cut.diagnostics["int_mask_vox_count_interp_roi"]
+    );
+}
+
+/// MCC read from the co-occurrence matrices the GLCM family built equals MCC computed alone,
+/// and the GLCM features equal those of the texture code without MCC.
+#[test]
+fn shared_cooccurrence_matrices_change_nothing() {
+    let (image, mask) = small_case();
+    let settings = Settings::pyradiomics();
+    let roi = oncolens_radiomics::prepare::prepare(&image, &mask, 1, &settings).unwrap();
+    let (with, mcc) =
+        oncolens_radiomics::texture::compute_all_with_mcc(&roi.texture_roi, &settings.texture);
+    let alone = oncolens_radiomics::texture::compute_all(&roi.texture_roi, &settings.texture);
+    let mcc_alone = oncolens_radiomics::texture::pyradiomics_mcc(&roi.texture_roi);
+    assert!(mcc.value.is_finite() && mcc.value > 0.0);
+    assert!(same(mcc.value, mcc_alone.value));
+    assert_eq!(with.len(), alone.len());
+    for (f, g) in with.iter().zip(&alone) {
+        assert_eq!(f.name, g.name);
+        assert!(same(f.value, g.value), "{}", f.name);
+    }
+}

@@ -47,6 +47,20 @@ pub fn record_image_stats(
     d.insert(format!("max_int_{suffix}"), max);
 }
 
+/// Copies the entries [`record_roi`] made under suffix `from` to suffix `to` (for a step that
+/// left the image and both masks as they were).
+pub fn copy_roi(d: &mut Diagnostics, from: &str, to: &str) {
+    let tail = format!("_{from}");
+    let copies: Vec<(String, f64)> = d
+        .iter()
+        .filter(|(k, _)| {
+            (k.starts_with("int_mask_") || k.starts_with("morph_mask_")) && k.ends_with(&tail)
+        })
+        .map(|(k, v)| (format!("{}_{to}", &k[..k.len() - tail.len()]), *v))
+        .collect();
+    d.extend(copies);
+}
+
 /// Records the intensity and morphological masks (`suffix` is `init_roi`, `interp_roi` or
 /// `reseg_roi`).
 ///
@@ -65,8 +79,14 @@ pub fn record_roi(
         let (z, y, x) = int_mask.dim();
         [z, y, x]
     });
+    // One mask serving as both (before re-segmentation): one pass for each statistic.
+    let same = std::ptr::eq(int_mask, morph_mask);
     let int_bb = bounding_box(int_mask);
-    let morph_bb = bounding_box(morph_mask);
+    let morph_bb = if same {
+        int_bb
+    } else {
+        bounding_box(morph_mask)
+    };
     for (a, axis, n) in [(2usize, "x", nx), (1, "y", ny), (0, "z", nz)] {
         d.insert(format!("int_mask_dim_{axis}_{suffix}"), n as f64);
         let extent =
@@ -78,8 +98,10 @@ pub fn record_roi(
         );
     }
     let count = |m: &Array3<bool>| m.iter().filter(|v| **v).count() as f64;
-    d.insert(format!("int_mask_vox_count_{suffix}"), count(int_mask));
-    d.insert(format!("morph_mask_vox_count_{suffix}"), count(morph_mask));
+    let int_count = count(int_mask);
+    let morph_count = if same { int_count } else { count(morph_mask) };
+    d.insert(format!("int_mask_vox_count_{suffix}"), int_count);
+    d.insert(format!("morph_mask_vox_count_{suffix}"), morph_count);
     let values = image
         .iter()
         .zip(int_mask.iter())

@@ -85,7 +85,13 @@ pub fn region_for(
     ))
 }
 
+/// Radius of the local-intensity sphere, the margin the crop keeps around the ROI; 0 when the
+/// local-intensity features are not computed (nothing else reads voxels outside the ROI's box,
+/// so the crop is then the box plus the one-voxel border the mesh needs).
 fn local_intensity_radius_mm(settings: &Settings) -> f64 {
+    if !settings.local_intensity.enabled {
+        return 0.0;
+    }
     (3.0 * settings.local_intensity.sphere_volume_cm3 * 1000.0 / (4.0 * std::f64::consts::PI))
         .cbrt()
 }
@@ -182,25 +188,36 @@ pub(crate) fn prepare_with(
             step: "mask interpolation",
         });
     }
-    diagnostics::record_roi(
-        &mut diag,
-        "interp_roi",
-        &img,
-        &morph_mask,
-        &morph_mask,
-        crop_dims,
-    );
+    // Without resampling the arrays are those of `init_roi`, and without re-segmentation the
+    // intensity mask is the morphological one: the same diagnostics under the next name.
+    if settings.resampling.spacing_mm.is_none() {
+        diagnostics::copy_roi(&mut diag, "init_roi", "interp_roi");
+    } else {
+        diagnostics::record_roi(
+            &mut diag,
+            "interp_roi",
+            &img,
+            &morph_mask,
+            &morph_mask,
+            crop_dims,
+        );
+    }
 
     let mut int_mask = morph_mask.clone();
-    resegment::resegment(&img, &mut int_mask, &settings.resegmentation);
-    diagnostics::record_roi(
-        &mut diag,
-        "reseg_roi",
-        &img,
-        &int_mask,
-        &morph_mask,
-        crop_dims,
-    );
+    let r = &settings.resegmentation;
+    if r.range_min.is_none() && r.range_max.is_none() && r.outlier_sigma.is_none() {
+        diagnostics::copy_roi(&mut diag, "interp_roi", "reseg_roi");
+    } else {
+        resegment::resegment(&img, &mut int_mask, r);
+        diagnostics::record_roi(
+            &mut diag,
+            "reseg_roi",
+            &img,
+            &int_mask,
+            &morph_mask,
+            crop_dims,
+        );
+    }
     if !int_mask.iter().any(|m| *m) {
         return Err(RadiomicsError::EmptyRoi {
             step: "re-segmentation",
@@ -213,9 +230,20 @@ pub(crate) fn prepare_with(
     })?;
     let (dz, dy, dx) = img.dim();
     let ranges = margin_ranges(bb, radius_mm, spacing_mm, [dz, dy, dx]);
-    let image = crop(&img, &ranges);
-    let morph_mask = crop(&morph_mask, &ranges);
-    let int_mask = crop(&int_mask, &ranges);
+    // Without resampling the arrays are already this crop (the same box and margin).
+    let whole = ranges
+        .iter()
+        .zip([dz, dy, dx])
+        .all(|(r, n)| r.start == 0 && r.end == n);
+    let (image, morph_mask, int_mask) = if whole {
+        (img, morph_mask, int_mask)
+    } else {
+        (
+            crop(&img, &ranges),
+            crop(&morph_mask, &ranges),
+            crop(&int_mask, &ranges),
+        )
+    };
 
     let values: Vec<f64> = image
         .iter()

@@ -2,6 +2,8 @@
 
 use super::TextureSettings;
 use super::aggregation::{self, DirectionalBuilder, TextureMatrix};
+use std::sync::OnceLock;
+
 use super::grid::{DIRECTIONS_2D, DIRECTIONS_3D, Direction, Grid, scaled, valid_range};
 use super::naming::{FamilySpec, FeatureDef, def};
 use crate::{Family, Feature};
@@ -252,13 +254,44 @@ pub(crate) fn features(m: &Glcm) -> Vec<f64> {
     ]
 }
 
-/// All GLCM features for the requested aggregations.
-pub(crate) fn compute(grid: &Grid, settings: &TextureSettings) -> Vec<Feature> {
+/// The 13 symmetric 3D matrices at distance 1, each built once on first use: PyRadiomics'
+/// MCC reads them whatever the texture settings, and the GLCM family under its default
+/// settings reads the same ones.
+pub(crate) struct Volume3dPairs {
+    matrices: [OnceLock<Glcm>; 13],
+}
+
+impl Volume3dPairs {
+    pub fn new() -> Self {
+        Self {
+            matrices: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// The symmetric distance-1 matrix of 3D direction `d` of `grid`.
+    pub fn get(&self, grid: &Grid, d: usize) -> &Glcm {
+        self.matrices[d].get_or_init(|| build(grid, DIRECTIONS_3D[d], 0..grid.nz, true))
+    }
+}
+
+/// All GLCM features for the requested aggregations (3D matrices from `shared` when the
+/// settings ask for the ones it holds).
+pub(crate) fn compute(
+    grid: &Grid,
+    settings: &TextureSettings,
+    shared: &Volume3dPairs,
+) -> Vec<Feature> {
     let delta = grid.clamp_distance(settings.glcm_distance_voxels);
     let symmetric = settings.glcm_symmetric;
     let build_2d =
         |z: usize, d: usize| build(grid, scaled(DIRECTIONS_2D[d], delta), z..z + 1, symmetric);
-    let build_3d = |d: usize| build(grid, scaled(DIRECTIONS_3D[d], delta), 0..grid.nz, symmetric);
+    let build_3d = |d: usize| {
+        if delta == 1 && symmetric {
+            shared.get(grid, d).clone()
+        } else {
+            build(grid, scaled(DIRECTIONS_3D[d], delta), 0..grid.nz, symmetric)
+        }
+    };
     let slices = grid.occupied_slices();
     let builder = DirectionalBuilder {
         slices: &slices,

@@ -47,41 +47,33 @@ const SPEC: FamilySpec = FamilySpec {
 /// Run lengths along `dir` for voxels in slices `z_range` (runs never leave the range because
 /// 2D directions are in-plane and 3D calls pass the whole volume).
 ///
-/// One pass: a voxel starts a run when its predecessor along `dir` is outside the ROI or has a
-/// different level; only run starts walk forward, so each voxel is visited at most twice.
+/// One branch-free pass in flat order: a run along `dir` is the same run along `-dir`, so the
+/// direction is taken with a positive flat step `s`, and each voxel's run length so far is its
+/// predecessor's plus one when the two share a level (1 otherwise). A voxel whose successor
+/// differs ends a run and adds it to the matrix. The grid's border (level 0) ends every run at
+/// the image's edge; level 0 lands in a row of the matrix that is dropped.
 fn build(grid: &Grid, dir: Direction, z_range: std::ops::Range<usize>) -> SizeMatrix {
     let max_len = grid.nx.max(grid.ny).max(grid.nz);
     let width = max_len + 1;
-    let mut counts = vec![0u64; grid.n_levels * width];
-    let back = [-dir[0], -dir[1], -dir[2]];
-    for z in z_range.clone() {
-        for y in 0..grid.ny {
-            for x in 0..grid.nx {
-                let a = grid.levels[grid.index(z, y, x)];
-                if a == 0 {
-                    continue;
-                }
-                let continues_run = grid
-                    .neighbour(z, y, x, back)
-                    .is_some_and(|prev| grid.levels[prev] == a);
-                if continues_run {
-                    continue;
-                }
-                let mut len = 1usize;
-                let (mut cz, mut cy, mut cx) = (z, y, x);
-                while let Some(next) = grid.neighbour(cz, cy, cx, dir) {
-                    if grid.levels[next] != a {
-                        break;
-                    }
-                    len += 1;
-                    cx = cx.wrapping_add_signed(dir[0]);
-                    cy = cy.wrapping_add_signed(dir[1]);
-                    cz = cz.wrapping_add_signed(dir[2]);
-                }
-                counts[(a as usize - 1) * width + len.min(max_len)] += 1;
-            }
+    let mut counts = vec![0u64; (grid.n_levels + 1) * width];
+    let step = grid.linear_offset(dir);
+    let s = step.unsigned_abs();
+    if !z_range.is_empty() && grid.nx > 0 && grid.ny > 0 {
+        let first = grid.index(z_range.start, 0, 0);
+        let last = grid.index(z_range.end - 1, grid.ny - 1, grid.nx - 1) + 1;
+        let levels = &grid.levels;
+        // run[v - first]: length so far of the run through v (s slots of lead-in before first).
+        let mut run = vec![0u32; last - first + s];
+        for v in first..last {
+            let a = levels[v];
+            let same = u32::from(a != 0 && levels[v - s] == a);
+            let r = same * run[v - first] + 1;
+            run[v - first + s] = r;
+            let ends = u64::from(a != 0 && levels[v + s] != a);
+            counts[a as usize * width + (r as usize).min(max_len)] += ends;
         }
     }
+    let counts = &counts[width..];
     SizeMatrix::from_dense(&counts, width, grid.count_voxels(z_range) as f64)
 }
 

@@ -18,16 +18,20 @@ use crate::{DiscretisedRoi, Family, Feature};
 /// PyRadiomics default, whatever the texture settings say). NaN with a note when no direction
 /// has pairs, or the ROI has a single grey level.
 pub fn pyradiomics_mcc(roi: &DiscretisedRoi) -> Feature {
-    let grid = Grid::from_roi(roi);
+    from_matrices(&Grid::from_roi(roi, 1), &glcm::Volume3dPairs::new())
+}
+
+/// [`pyradiomics_mcc`] on a grid, with its 3D matrices from (or into) `shared`.
+pub(crate) fn from_matrices(grid: &Grid, shared: &glcm::Volume3dPairs) -> Feature {
     let mut occupied = vec![false; grid.n_levels + 1];
     for &l in &grid.levels {
         if let Some(o) = occupied.get_mut(l as usize) {
             *o = l > 0;
         }
     }
-    let values: Vec<f64> = DIRECTIONS_3D
-        .par_iter()
-        .map(|d| mcc(&glcm::build(&grid, *d, 0..grid.nz, true)))
+    let values: Vec<f64> = (0..DIRECTIONS_3D.len())
+        .into_par_iter()
+        .map(|d| mcc(shared.get(grid, d)))
         .filter(|v| v.is_finite())
         .collect();
     // A single grey level has no second eigenvalue (PyRadiomics fails there): NaN.

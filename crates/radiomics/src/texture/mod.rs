@@ -136,8 +136,36 @@ impl TextureSettings {
 /// order of the requested aggregations. Undefined values are NaN with a note; nothing panics on
 /// an empty, single-voxel or constant ROI.
 pub fn compute_all(roi: &DiscretisedRoi, settings: &TextureSettings) -> Vec<Feature> {
+    compute_with(roi, settings, false).0
+}
+
+/// [`compute_all`] and PyRadiomics' MCC ([`pyradiomics_mcc`]) together: one grid, and the 3D
+/// co-occurrence matrices the two share built once.
+pub fn compute_all_with_mcc(
+    roi: &DiscretisedRoi,
+    settings: &TextureSettings,
+) -> (Vec<Feature>, Feature) {
+    let (features, mcc) = compute_with(roi, settings, true);
+    (features, mcc.unwrap_or_else(|| pyradiomics_mcc(roi)))
+}
+
+fn compute_with(
+    roi: &DiscretisedRoi,
+    settings: &TextureSettings,
+    with_mcc: bool,
+) -> (Vec<Feature>, Option<Feature>) {
     let settings = &settings.deduplicated();
-    let grid = Grid::from_roi(roi);
+    // The border covers the widest neighbourhood a family reads.
+    let (nz, ny, nx) = roi.levels.dim();
+    let pad = [
+        settings.ngtdm_distance_voxels,
+        settings.ngldm_distance_voxels,
+    ]
+    .into_iter()
+    .map(|d| grid::clamp_distance([nz, ny, nx], d))
+    .max()
+    .unwrap_or(1);
+    let grid = Grid::from_roi(roi, pad);
     let wanted: Vec<TextureFamily> = TextureFamily::ALL
         .into_iter()
         .filter(|f| settings.families.contains(f))
@@ -145,27 +173,34 @@ pub fn compute_all(roi: &DiscretisedRoi, settings: &TextureSettings) -> Vec<Feat
     let is_zone_family =
         |f: &TextureFamily| matches!(f, TextureFamily::Glszm | TextureFamily::Gldzm);
     let zone_families = wanted.iter().any(is_zone_family);
-    // Zone labelling (sequential per volume) overlaps with the matrix-based families.
-    let (zones, mut per_family): (Option<ZoneSets>, Vec<(TextureFamily, Vec<Feature>)>) =
+    let shared = glcm::Volume3dPairs::new();
+    // Zone labelling (sequential per volume) overlaps with the matrix-based families and MCC.
+    type PerFamily = Vec<(TextureFamily, Vec<Feature>)>;
+    let (zones, (mut per_family, mcc)): (Option<ZoneSets>, (PerFamily, Option<Feature>)) =
         rayon::join(
             || zone_families.then(|| ZoneSets::new(&grid, settings)),
             || {
-                wanted
-                    .par_iter()
-                    .filter(|f| !is_zone_family(f))
-                    .map(|&f| (f, compute_family(f, &grid, settings, None)))
-                    .collect()
+                rayon::join(
+                    || {
+                        wanted
+                            .par_iter()
+                            .filter(|f| !is_zone_family(f))
+                            .map(|&f| (f, compute_family(f, &grid, settings, None, &shared)))
+                            .collect()
+                    },
+                    || with_mcc.then(|| mcc::from_matrices(&grid, &shared)),
+                )
             },
         );
-    per_family.extend(
-        wanted
-            .iter()
-            .filter(|f| is_zone_family(f))
-            .map(|&f| (f, compute_family(f, &grid, settings, zones.as_ref()))),
-    );
+    per_family.extend(wanted.iter().filter(|f| is_zone_family(f)).map(|&f| {
+        (
+            f,
+            compute_family(f, &grid, settings, zones.as_ref(), &shared),
+        )
+    }));
     // Back to IBSI family order.
     per_family.sort_by_key(|(f, _)| TextureFamily::ALL.iter().position(|g| g == f));
-    per_family.into_iter().flat_map(|(_, v)| v).collect()
+    (per_family.into_iter().flat_map(|(_, v)| v).collect(), mcc)
 }
 
 fn compute_family(
@@ -173,10 +208,11 @@ fn compute_family(
     grid: &Grid,
     settings: &TextureSettings,
     zones: Option<&ZoneSets>,
+    shared: &glcm::Volume3dPairs,
 ) -> Vec<Feature> {
     let methods = &settings.slice_aggregations;
     match (family, zones) {
-        (TextureFamily::Glcm, _) => glcm::compute(grid, settings),
+        (TextureFamily::Glcm, _) => glcm::compute(grid, settings, shared),
         (TextureFamily::Glrlm, _) => glrlm::compute(grid, settings),
         (TextureFamily::Glszm, Some(z)) => glszm::compute(
             &z.slices,
@@ -223,22 +259,27 @@ impl ZoneSets {
         let metric = settings.gldzm_distance_metric;
         let want_2d = methods.iter().any(|m| *m != SliceAggregation::ThreeD);
         let want_3d = methods.contains(&SliceAggregation::ThreeD);
+        // Edge distances only serve GLDZM (GLSZM's zones need none).
+        let want_distance = settings.families.contains(&TextureFamily::Gldzm);
         let in_plane = || {
             if !want_2d {
                 return (Vec::new(), Vec::new());
             }
             let occupied = grid.occupied_slices();
-            let dist = zones::edge_distance(grid, metric, true);
+            let dist = want_distance.then(|| zones::edge_distance(grid, metric, true));
             let voxels = occupied
                 .iter()
                 .map(|&z| grid.count_voxels(z..z + 1))
                 .collect();
-            (zones::label_slices(grid, &occupied, Some(&dist)), voxels)
+            (
+                zones::label_slices(grid, &occupied, dist.as_deref()),
+                voxels,
+            )
         };
         let volume = || {
             want_3d.then(|| {
-                let dist = zones::edge_distance(grid, metric, false);
-                zones::label(grid, 0..grid.nz, false, Some(&dist))
+                let dist = want_distance.then(|| zones::edge_distance(grid, metric, false));
+                zones::label(grid, 0..grid.nz, false, dist.as_deref())
             })
         };
         let ((slices, slice_voxels), volume) = rayon::join(in_plane, volume);

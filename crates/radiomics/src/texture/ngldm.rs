@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::aggregation::{self, SliceAggregation};
-use super::grid::{Direction, Grid, chebyshev_offsets};
+use super::grid::Grid;
 use super::naming::{self, FamilySpec, FeatureDef, def};
 use super::size_matrix::{self, SizeMatrix};
 use crate::{Family, Feature};
@@ -54,23 +54,23 @@ const SPEC: FamilySpec = FamilySpec {
     empty_note: "the ROI is empty: no neighbourhoods",
 };
 
-/// Dependence counts of the voxels of slice `z` as dense `[(i - 1) * width + j]` counts.
-fn build_plane(grid: &Grid, z: usize, offsets: &[Direction], alpha: u32) -> Vec<u64> {
+/// Dependence counts of the voxels of slice `z` as dense `[(i - 1) * width + j]` counts;
+/// `offsets` are flat steps within the grid's border.
+fn build_plane(grid: &Grid, z: usize, offsets: &[isize], alpha: u32) -> Vec<u64> {
     let width = offsets.len() + 2;
     let mut counts = vec![0u64; grid.n_levels * width];
     for y in 0..grid.ny {
-        for x in 0..grid.nx {
-            let a = grid.levels[grid.index(z, y, x)];
+        let row = grid.index(z, y, 0);
+        for idx in row..row + grid.nx {
+            let a = grid.levels[idx];
             if a == 0 {
                 continue;
             }
             let mut j = 1usize;
             for &off in offsets {
-                if let Some(nb) = grid.neighbour(z, y, x, off) {
-                    let b = grid.levels[nb];
-                    if b > 0 && a.abs_diff(b) <= alpha {
-                        j += 1;
-                    }
+                let b = grid.levels[idx.wrapping_add_signed(off)];
+                if b > 0 && a.abs_diff(b) <= alpha {
+                    j += 1;
                 }
             }
             counts[(a as usize - 1) * width + j] += 1;
@@ -91,7 +91,7 @@ pub(crate) fn compute(
     methods: &[SliceAggregation],
 ) -> Vec<Feature> {
     let per_slice: Vec<SizeMatrix> = if methods.iter().any(|m| *m != SliceAggregation::ThreeD) {
-        let offsets = chebyshev_offsets(delta, true);
+        let offsets = grid.flat_neighbourhood(delta, true);
         let width = offsets.len() + 2;
         grid.occupied_slices()
             .par_iter()
@@ -104,7 +104,7 @@ pub(crate) fn compute(
         Vec::new()
     };
     let volume: Option<SizeMatrix> = if methods.contains(&SliceAggregation::ThreeD) {
-        let offsets = chebyshev_offsets(delta, false);
+        let offsets = grid.flat_neighbourhood(delta, false);
         let width = offsets.len() + 2;
         let counts = (0..grid.nz)
             .into_par_iter()
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn dependence_counts_include_the_centre() {
         let g = grid_from(&[&[&[1, 2], &[2, 1]]], 2);
-        let offsets = chebyshev_offsets(1, true);
+        let offsets = g.flat_neighbourhood(1, true);
         let width = offsets.len() + 2;
         // alpha 0: one equal diagonal neighbour, j = 2 for every voxel.
         let m = SizeMatrix::from_dense(&build_plane(&g, 0, &offsets, 0), width, 4.0);

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::aggregation::{self, SliceAggregation, TextureMatrix};
-use super::grid::{Direction, Grid, chebyshev_offsets};
+use super::grid::Grid;
 use super::naming::{self, FamilySpec, FeatureDef, def};
 use crate::{Family, Feature};
 
@@ -54,27 +54,27 @@ impl TextureMatrix for Ngtdm {
     }
 }
 
-/// NGTDM contributions of the voxels of slice `z`, with neighbourhood `offsets`.
-fn build_plane(grid: &Grid, z: usize, offsets: &[Direction]) -> Ngtdm {
+/// NGTDM contributions of the voxels of slice `z`, with neighbourhood `offsets` (flat steps,
+/// within the grid's border).
+fn build_plane(grid: &Grid, z: usize, offsets: &[isize]) -> Ngtdm {
     let mut m = Ngtdm {
         s: vec![0.0; grid.n_levels],
         n: vec![0.0; grid.n_levels],
     };
     for y in 0..grid.ny {
-        for x in 0..grid.nx {
-            let a = grid.levels[grid.index(z, y, x)];
+        let row = grid.index(z, y, 0);
+        for idx in row..row + grid.nx {
+            let a = grid.levels[idx];
             if a == 0 {
                 continue;
             }
             let mut sum = 0u64;
             let mut count = 0u64;
             for &off in offsets {
-                if let Some(nb) = grid.neighbour(z, y, x, off) {
-                    let b = grid.levels[nb];
-                    if b > 0 {
-                        sum += u64::from(b);
-                        count += 1;
-                    }
+                let b = grid.levels[idx.wrapping_add_signed(off)];
+                if b > 0 {
+                    sum += u64::from(b);
+                    count += 1;
                 }
             }
             if count > 0 {
@@ -143,7 +143,7 @@ fn features(m: &Ngtdm) -> Vec<f64> {
 /// All NGTDM features for the requested aggregations; `delta` is the Chebyshev radius.
 pub(crate) fn compute(grid: &Grid, delta: usize, methods: &[SliceAggregation]) -> Vec<Feature> {
     let per_slice: Vec<Ngtdm> = if methods.iter().any(|m| *m != SliceAggregation::ThreeD) {
-        let offsets = chebyshev_offsets(delta, true);
+        let offsets = grid.flat_neighbourhood(delta, true);
         grid.occupied_slices()
             .par_iter()
             .map(|&z| build_plane(grid, z, &offsets))
@@ -152,7 +152,7 @@ pub(crate) fn compute(grid: &Grid, delta: usize, methods: &[SliceAggregation]) -
         Vec::new()
     };
     let volume: Option<Ngtdm> = if methods.contains(&SliceAggregation::ThreeD) {
-        let offsets = chebyshev_offsets(delta, false);
+        let offsets = grid.flat_neighbourhood(delta, false);
         (0..grid.nz)
             .into_par_iter()
             .map(|z| build_plane(grid, z, &offsets))
@@ -224,7 +224,7 @@ mod tests {
     fn plane_neighbourhood_means() {
         // Checkerboard: every voxel sees two of the other level and one of its own.
         let g = grid_from(&[&[&[1, 2], &[2, 1]]], 2);
-        let m = build_plane(&g, 0, &chebyshev_offsets(1, true));
+        let m = build_plane(&g, 0, &g.flat_neighbourhood(1, true));
         let third = 1.0 / 3.0;
         assert!((m.s[0] - 4.0 * third).abs() < 1e-12);
         assert!((m.s[1] - 4.0 * third).abs() < 1e-12);

@@ -18,31 +18,42 @@ pub(crate) struct Zone {
     pub distance: u32,
 }
 
-/// Zones of the whole volume (26-connected) or of one slice (8-connected, `in_plane`).
+/// Zones of the whole volume (26-connected, `z_range` the whole grid) or of one slice
+/// (8-connected, `in_plane`, `z_range` one slice). `distance`, when given, is in the grid's
+/// layout ([`edge_distance`]).
 ///
 /// Flood fill with an explicit stack: no recursion depth limit and no per-voxel allocation.
-/// Voxels away from the borders of `z_range` and the image use precomputed linear offsets; only
-/// border voxels pay for bounds checks.
+/// The grid's border makes every neighbour an index (outside voxels are level 0, never in a
+/// zone), so the fill steps by precomputed flat offsets; in-plane offsets never leave the slice.
 pub(crate) fn label(
     grid: &Grid,
     z_range: Range<usize>,
     in_plane: bool,
     distance: Option<&[u32]>,
 ) -> Vec<Zone> {
-    let offsets = chebyshev_offsets(1, in_plane);
-    let linear: Vec<isize> = offsets.iter().map(|&o| grid.linear_offset(o)).collect();
-    let slice_len = grid.slice_len();
-    let base = z_range.start * slice_len;
-    let len = (z_range.end - z_range.start) * slice_len;
-    let mut visited = vec![false; len];
+    let linear: Vec<isize> = chebyshev_offsets(1, in_plane)
+        .iter()
+        .map(|&o| grid.linear_offset(o))
+        .collect();
+    let span = if in_plane {
+        debug_assert_eq!(z_range.len(), 1, "2D zones are labelled slice by slice");
+        grid.plane(z_range.start)
+    } else {
+        debug_assert_eq!(z_range, 0..grid.nz, "3D zones span the whole grid");
+        0..grid.levels.len()
+    };
+    // Levels still to be labelled: a voxel is set to 0 when it joins a zone, so one read per
+    // neighbour both checks the level and that the voxel is not taken yet.
+    let base = span.start;
+    let mut open: Vec<u32> = grid.levels[span.clone()].to_vec();
     let mut stack: Vec<usize> = Vec::new();
     let mut zones = Vec::new();
-    for start in base..base + len {
-        let level = grid.levels[start];
-        if level == 0 || visited[start - base] {
+    for start in span {
+        let level = open[start - base];
+        if level == 0 {
             continue;
         }
-        visited[start - base] = true;
+        open[start - base] = 0;
         stack.push(start);
         let mut size = 0u32;
         let mut min_distance = u32::MAX;
@@ -51,30 +62,12 @@ pub(crate) fn label(
             if let Some(d) = distance {
                 min_distance = min_distance.min(d[idx]);
             }
-            let (z, y, x) = grid.coords(idx);
-            let interior = x > 0
-                && x + 1 < grid.nx
-                && y > 0
-                && y + 1 < grid.ny
-                && (in_plane || (z > z_range.start && z + 1 < z_range.end));
-            let mut visit = |nb: usize| {
-                if grid.levels[nb] == level && !visited[nb - base] {
-                    visited[nb - base] = true;
+            for &l in &linear {
+                let nb = idx.wrapping_add_signed(l);
+                let slot = &mut open[nb - base];
+                if *slot == level {
+                    *slot = 0;
                     stack.push(nb);
-                }
-            };
-            if interior {
-                for &l in &linear {
-                    visit(idx.wrapping_add_signed(l));
-                }
-            } else {
-                for &off in &offsets {
-                    // 2D neighbours stay in-plane, 3D ones inside `z_range`.
-                    if let Some(nb) = grid.neighbour(z, y, x, off)
-                        && (base..base + len).contains(&nb)
-                    {
-                        visit(nb);
-                    }
                 }
             }
         }
@@ -118,47 +111,27 @@ pub(crate) fn edge_distance(grid: &Grid, metric: DistanceMetric, in_plane: bool)
         DistanceMetric::Chebyshev => chebyshev_offsets(1, in_plane),
     };
     let linear: Vec<isize> = offsets.iter().map(|&o| grid.linear_offset(o)).collect();
-    // Calls `f` with each neighbour of `idx`, `None` for one outside the image.
-    let for_each_neighbour = |idx: usize, f: &mut dyn FnMut(Option<usize>)| {
-        let (z, y, x) = grid.coords(idx);
-        let interior = x > 0
-            && x + 1 < grid.nx
-            && y > 0
-            && y + 1 < grid.ny
-            && (in_plane || (z > 0 && z + 1 < grid.nz));
-        if interior {
-            for &l in &linear {
-                f(Some(idx.wrapping_add_signed(l)));
-            }
-        } else {
-            for &off in &offsets {
-                f(grid.neighbour(z, y, x, off));
-            }
-        }
-    };
+    // The border is outside the mask, so a voxel on the image's edge touches a non-mask voxel.
     let mut dist = vec![0u32; grid.levels.len()];
     let mut queue: VecDeque<usize> = VecDeque::new();
     for (idx, _) in grid.morph.iter().enumerate().filter(|(_, m)| **m) {
-        let mut on_edge = false;
-        for_each_neighbour(idx, &mut |nb| {
-            on_edge |= nb.is_none_or(|nb| !grid.morph[nb]);
-        });
-        if on_edge {
+        if linear
+            .iter()
+            .any(|&l| !grid.morph[idx.wrapping_add_signed(l)])
+        {
             dist[idx] = 1;
             queue.push_back(idx);
         }
     }
     while let Some(idx) = queue.pop_front() {
         let next = dist[idx] + 1;
-        for_each_neighbour(idx, &mut |nb| {
-            if let Some(nb) = nb
-                && grid.morph[nb]
-                && dist[nb] == 0
-            {
+        for &l in &linear {
+            let nb = idx.wrapping_add_signed(l);
+            if grid.morph[nb] && dist[nb] == 0 {
                 dist[nb] = next;
                 queue.push_back(nb);
             }
-        });
+        }
     }
     dist
 }
@@ -185,7 +158,7 @@ mod tests {
         let row: &[u32] = &[1, 1, 1, 1, 1];
         let g = grid_from(&[&[row, row, row, row, row]], 1);
         let d = edge_distance(&g, DistanceMetric::Manhattan, true);
-        assert_eq!(d[0], 1);
+        assert_eq!(d[g.index(0, 0, 0)], 1);
         assert_eq!(d[g.index(0, 1, 1)], 2);
         assert_eq!(d[g.index(0, 2, 2)], 3);
         assert_eq!(d[g.index(0, 1, 2)], 2);

@@ -12,13 +12,28 @@ use ndarray::Array3;
 use crate::util::{FeatureBuilder, symmetric_eigenvalues};
 use crate::{Family, Feature};
 
-/// Voxel-centre position `[x, y, z]` in mm of array index `[z, y, x]`.
-fn position_mm(idx: (usize, usize, usize), spacing_mm: [f64; 3]) -> [f64; 3] {
-    [
-        idx.2 as f64 * spacing_mm[0],
-        idx.1 as f64 * spacing_mm[1],
-        idx.0 as f64 * spacing_mm[2],
-    ]
+/// Calls `f(position_mm, in_morph_mask, intensity_if_in_int_mask)` for every voxel in
+/// row-major `[z, y, x]` order; positions are voxel centres `[x, y, z]` in mm.
+fn for_each_voxel(input: &MorphologyInput<'_>, mut f: impl FnMut([f64; 3], bool, Option<f64>)) {
+    let s = input.spacing_mm;
+    let (nz, ny, nx) = input.morph_mask.dim();
+    let morph = input.morph_mask.as_standard_layout();
+    let int = input.int_mask.as_standard_layout();
+    let image = input.image.as_standard_layout();
+    let mut voxels = morph.iter().zip(int.iter()).zip(image.iter());
+    for z in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                let Some(((&m, &i), &v)) = voxels.next() else {
+                    return;
+                };
+                if m || i {
+                    let p = [x as f64 * s[0], y as f64 * s[1], z as f64 * s[2]];
+                    f(p, m, i.then_some(v));
+                }
+            }
+        }
+    }
 }
 
 /// Inputs of the morphology family.
@@ -42,54 +57,51 @@ pub fn compute(input: &MorphologyInput<'_>) -> Vec<Feature> {
     let m = mesh::marching_cubes(&crop_to_bounding_box(input.morph_mask), s, input.mesh);
     let [diam_slice, diam_column, diam_row] = mesh::planar_diameters(&m.vertex_keys, s);
     let (v, a) = (m.volume_mm3, m.area_mm2);
-    let n_morph = input.morph_mask.iter().filter(|x| **x).count();
     let voxel_volume = s[0] * s[1] * s[2];
 
-    let morph_pos: Vec<[f64; 3]> = input
-        .morph_mask
-        .indexed_iter()
-        .filter(|(_, x)| **x)
-        .map(|(i, _)| position_mm(i, s))
-        .collect();
-    let (int_pos, int_val): (Vec<[f64; 3]>, Vec<f64>) = input
-        .int_mask
-        .indexed_iter()
-        .filter(|(_, x)| **x)
-        .map(|(i, _)| (position_mm(i, s), input.image[i]))
-        .unzip();
-
     // Centre-of-mass shift: geometric centre of the morphological mask vs intensity-weighted
-    // centre of the intensity mask.
-    let centre = |pts: &[[f64; 3]], w: Option<&[f64]>| -> [f64; 3] {
-        let total: f64 = w.map_or(pts.len() as f64, |w| w.iter().sum());
-        [0, 1, 2].map(|c| {
-            pts.iter()
-                .enumerate()
-                .map(|(i, p)| p[c] * w.map_or(1.0, |w| w[i]))
-                .sum::<f64>()
-                / total
-        })
-    };
-    let com_geo = centre(&morph_pos, None);
-    let com_int = centre(&int_pos, Some(&int_val));
+    // centre of the intensity mask. Sums in row-major order over the masks, no position lists.
+    let mut n_morph = 0usize;
+    let mut morph_sum = [0.0; 3];
+    let (mut n_int, mut int_total) = (0usize, 0.0f64);
+    let mut int_weighted = [0.0; 3];
+    for_each_voxel(input, |p, in_morph, int_value| {
+        if in_morph {
+            n_morph += 1;
+            for c in 0..3 {
+                morph_sum[c] += p[c];
+            }
+        }
+        if let Some(w) = int_value {
+            n_int += 1;
+            int_total += w;
+            for c in 0..3 {
+                int_weighted[c] += p[c] * w;
+            }
+        }
+    });
+    let com_geo = morph_sum.map(|v| v / n_morph as f64);
+    let com_int = int_weighted.map(|v| v / int_total);
     let com_shift = mesh::norm(mesh::sub(com_geo, com_int));
 
     // PCA of voxel positions: population covariance of the morphological mask.
     let mut cov = [[0.0; 3]; 3];
-    for p in &morph_pos {
-        let d = mesh::sub(*p, com_geo);
-        for (r, row) in cov.iter_mut().enumerate() {
-            for (c, cell) in row.iter_mut().enumerate() {
-                *cell += d[r] * d[c];
+    for_each_voxel(input, |p, in_morph, _| {
+        if in_morph {
+            let d = mesh::sub(p, com_geo);
+            for (r, row) in cov.iter_mut().enumerate() {
+                for (c, cell) in row.iter_mut().enumerate() {
+                    *cell += d[r] * d[c];
+                }
             }
         }
-    }
+    });
     // Sample covariance (n − 1) as the IBSI reference values use, or population covariance (n)
     // as PyRadiomics does.
     let nf = if input.pca_population_covariance {
-        morph_pos.len().max(1) as f64
+        n_morph.max(1) as f64
     } else {
-        (morph_pos.len().max(2) - 1) as f64
+        (n_morph.max(2) - 1) as f64
     };
     for row in &mut cov {
         for cell in row.iter_mut() {
@@ -134,16 +146,15 @@ pub fn compute(input: &MorphologyInput<'_>) -> Vec<Feature> {
     let degenerate_hull =
         "undefined: the mesh vertices are coplanar, the convex hull has no volume";
 
-    let mean_int = int_val.iter().sum::<f64>() / int_val.len().max(1) as f64;
+    let mean_int = int_total / n_int.max(1) as f64;
     let undefined_autocorr = "undefined for fewer than two voxels or a constant intensity";
     let (moran, geary, autocorr_note) = if input.autocorrelation_max_voxels == 0 {
         let note = "not computed: morphology.autocorrelation_max_voxels = 0".to_string();
         (f64::NAN, f64::NAN, note)
-    } else if int_val.len() > input.autocorrelation_max_voxels {
+    } else if n_int > input.autocorrelation_max_voxels {
         let note = format!(
             "skipped: {} ROI voxels exceed morphology.autocorrelation_max_voxels = {}",
-            int_val.len(),
-            input.autocorrelation_max_voxels
+            n_int, input.autocorrelation_max_voxels
         );
         (f64::NAN, f64::NAN, note)
     } else {
