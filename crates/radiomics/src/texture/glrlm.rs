@@ -74,7 +74,7 @@ fn build(grid: &Grid, dir: Direction, z_range: std::ops::Range<usize>) -> SizeMa
         }
     }
     let counts = &counts[width..];
-    SizeMatrix::from_dense(&counts, width, grid.count_voxels(z_range) as f64)
+    SizeMatrix::from_dense(counts, width, grid.count_voxels(z_range) as f64)
 }
 
 fn features(m: &SizeMatrix) -> Vec<f64> {
