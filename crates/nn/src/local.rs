@@ -72,6 +72,9 @@ impl BoxPatch {
     }
 }
 
+/// Half-open index ranges along `[z, y, x]` (`(start, end)` per axis).
+type Ranges = [(usize, usize); 3];
+
 /// Geometry of one convolution along an axis.
 #[derive(Debug, Clone, Copy)]
 struct Axis {
@@ -195,7 +198,7 @@ fn crop_into(map: &HostMap, patch: &BoxPatch, lo: [isize; 3], dims: [usize; 3], 
 /// A box of `n` outputs per axis for each variant, covering its affected range and inside the
 /// map: the batch shares one size, so a variant near the edge recomputes a few unchanged
 /// outputs (exactly: they equal the cached ones).
-fn shared_boxes(ranges: &[[(usize, usize); 3]], out: [usize; 3]) -> (Vec<[usize; 3]>, [usize; 3]) {
+fn shared_boxes(ranges: &[Ranges], out: [usize; 3]) -> (Vec<[usize; 3]>, [usize; 3]) {
     let mut n = [1usize; 3];
     for r in ranges {
         for a in 0..3 {
@@ -306,7 +309,7 @@ impl LocalEvaluator {
                 )));
             }
         }
-        let input_ranges: Vec<[(usize, usize); 3]> = patches
+        let input_ranges: Vec<Ranges> = patches
             .iter()
             .map(|p| std::array::from_fn(|a| (p.lo[a], p.hi()[a])))
             .collect();
@@ -330,7 +333,7 @@ impl LocalEvaluator {
             b.a.dims,
         )?;
         // The block's output changes where either branch does.
-        let ranges: Vec<[(usize, usize); 3]> = a_ranges
+        let ranges: Vec<Ranges> = a_ranges
             .iter()
             .zip(&s_ranges)
             .map(|(ra, rs)| {
@@ -359,10 +362,10 @@ impl LocalEvaluator {
         norm: Option<&Normalization>,
         input: &HostMap,
         patches: &[BoxPatch],
-        changed: &[[(usize, usize); 3]],
+        changed: &[Ranges],
         out: [usize; 3],
-    ) -> Result<(Vec<BoxPatch>, Vec<[(usize, usize); 3]>), NnError> {
-        let ranges: Vec<[(usize, usize); 3]> = changed
+    ) -> Result<(Vec<BoxPatch>, Vec<Ranges>), NnError> {
+        let ranges: Vec<Ranges> = changed
             .iter()
             .map(|r| std::array::from_fn(|a| conv.1.affected(r[a].0, r[a].1, out[a])))
             .collect();

@@ -1,5 +1,6 @@
 //! The local evaluator (incremental occlusion) gives the same feature maps as full forward
 //! passes of the changed images.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use burn::tensor::{Tensor, TensorData};
 use oncolens_nn::Device;
