@@ -301,8 +301,8 @@ fn random_bytes_never_panic() {
 
 /// Gzip members concatenated (as `cat a.gz b.gz` or a parallel compressor makes): read whole,
 /// whatever the split. Splitting in halves makes the trailer's size field (the last member's)
-/// equal to what the first member alone inflates to, the case a one-call inflate of the first
-/// member only would get wrong.
+/// equal to what the first member alone inflates to, the case a reader that trusts the
+/// trailer and inflates one member would get wrong.
 #[test]
 fn multi_member_gzip_reads_whole() {
     use std::io::Write;
