@@ -175,58 +175,11 @@ pub fn read_header_info(path: &Path) -> Result<NiftiHeaderInfo, NiftiError> {
 /// values are all integral; every label must lie in `0..=65535`. Anything else is an error naming
 /// the file and the first offending value.
 pub fn read_label_map(path: &Path) -> Result<LabelMap, NiftiError> {
-    let hdr = read_single_volume_header(path)?;
-    let geometry = geometry_from_header(path, &hdr.info)?;
-    let mut first_bad: Option<(usize, f64)> = None;
-    let mut index = 0usize;
-    let unscaled = hdr.info.scaling.is_none_or(|(s, i)| s == 1.0 && i == 0.0);
-    let labels = match (unscaled, hdr.dtype) {
-        // The usual mask types, converted straight to u16 (no detour through f64).
-        (true, Some(dtype @ (Dtype::U8 | Dtype::U16 | Dtype::I16))) => {
-            let mut out: Vec<u16> = Vec::new();
-            read_blocks(
-                &hdr.data_file,
-                hdr.data_offset,
-                hdr.volume_bytes,
-                dtype.size(),
-                |block, capacity| {
-                    out.reserve(capacity);
-                    let start = out.len();
-                    match dtype {
-                        Dtype::U8 => out.extend(voxels::<u8>(block, hdr.big).map(u16::from)),
-                        _ => out.extend(voxels::<u16>(block, hdr.big)),
-                    }
-                    // An i16 read as u16 is negative exactly when its top bit is set.
-                    if dtype == Dtype::I16
-                        && first_bad.is_none()
-                        && let Some(k) = out[start..].iter().position(|v| *v >= 0x8000)
-                    {
-                        first_bad = Some((start + k, f64::from(out[start + k] as i16)));
-                    }
-                },
-            )?;
-            out
-        }
-        _ => read_voxels(path, &hdr, 0, |v| {
-            // `as` saturates (and maps NaN to 0), so the round trip fails exactly for values that
-            // are fractional, negative, above 65535 or NaN.
-            let label = v as u16;
-            if f64::from(label) != v && first_bad.is_none() {
-                first_bad = Some((index, v));
-            }
-            index += 1;
-            label
-        })?,
-    };
-    if let Some((i, v)) = first_bad {
-        return Err(NiftiError::NotLabels {
-            file: path.to_path_buf(),
-            msg: format!(
-                "voxel {i} has value {v} (datatype {}); labels must be integers in 0..=65535",
-                hdr.info.datatype.name
-            ),
-        });
-    }
+    let mut labels: Vec<u16> = Vec::new();
+    let geometry = stream_label_map(path, |block, remaining| {
+        labels.reserve(remaining);
+        labels.extend_from_slice(block);
+    })?;
     let [x, y, z] = geometry.size;
     let arr = Array3::from_shape_vec((z, y, x), labels).map_err(|e| NiftiError::Geometry {
         file: path.to_path_buf(),
@@ -236,6 +189,96 @@ pub fn read_label_map(path: &Path) -> Result<LabelMap, NiftiError> {
         file: path.to_path_buf(),
         msg: e.to_string(),
     })
+}
+
+/// Streams the labels of a 3D label map in file order (x fastest, then y, then z), in blocks of
+/// up to a few hundred thousand voxels, each with an upper bound of the voxels still to come,
+/// and returns its geometry; the same labels and the same checks as [`read_label_map`], without
+/// holding the map (a pass that keeps only the slices holding one label needs a few of them).
+/// Blocks already handed over stay valid when a later voxel turns out not to be a label: the
+/// caller must drop what it kept when this returns an error.
+pub fn stream_label_map(
+    path: &Path,
+    mut sink: impl FnMut(&[u16], usize),
+) -> Result<Geometry, NiftiError> {
+    let hdr = read_single_volume_header(path)?;
+    let geometry = geometry_from_header(path, &hdr.info)?;
+    let mut first_bad: Option<(usize, f64)> = None;
+    let mut index = 0usize;
+    let unscaled = hdr.info.scaling.is_none_or(|(s, i)| s == 1.0 && i == 0.0);
+    let mut scratch: Vec<u16> = Vec::new();
+    match (unscaled, hdr.dtype) {
+        // The usual mask types, converted straight to u16 (no detour through f64).
+        (true, Some(dtype @ (Dtype::U8 | Dtype::U16 | Dtype::I16))) => {
+            read_blocks(
+                &hdr.data_file,
+                hdr.data_offset,
+                hdr.volume_bytes,
+                dtype.size(),
+                |block, remaining| {
+                    scratch.clear();
+                    match dtype {
+                        Dtype::U8 => scratch.extend(voxels::<u8>(block, hdr.big).map(u16::from)),
+                        _ => scratch.extend(voxels::<u16>(block, hdr.big)),
+                    }
+                    // An i16 read as u16 is negative exactly when its top bit is set.
+                    if dtype == Dtype::I16
+                        && first_bad.is_none()
+                        && let Some(k) = scratch.iter().position(|v| *v >= 0x8000)
+                    {
+                        first_bad = Some((index + k, f64::from(scratch[k] as i16)));
+                    }
+                    index += scratch.len();
+                    sink(&scratch, remaining);
+                },
+            )?;
+        }
+        _ => {
+            let dtype = hdr.dtype.ok_or_else(|| NiftiError::UnsupportedDatatype {
+                file: path.to_path_buf(),
+                code: hdr.info.datatype.code,
+                name: hdr.info.datatype.name.clone(),
+            })?;
+            let (slope, inter) = hdr.info.scaling.unwrap_or((1.0, 0.0));
+            read_blocks(
+                &hdr.data_file,
+                hdr.data_offset,
+                hdr.volume_bytes,
+                dtype.size(),
+                |block, remaining| {
+                    scratch.clear();
+                    decode_each(block, dtype, hdr.big, |mut v| {
+                        // Scaled as `read_volume` scales (nibabel's apply_read_scaling).
+                        if slope != 1.0 {
+                            v *= slope;
+                        }
+                        if inter != 0.0 {
+                            v += inter;
+                        }
+                        // `as` saturates (and maps NaN to 0), so the round trip fails exactly
+                        // for values that are fractional, negative, above 65535 or NaN.
+                        let label = v as u16;
+                        if f64::from(label) != v && first_bad.is_none() {
+                            first_bad = Some((index, v));
+                        }
+                        index += 1;
+                        scratch.push(label);
+                    });
+                    sink(&scratch, remaining);
+                },
+            )?;
+        }
+    }
+    if let Some((i, v)) = first_bad {
+        return Err(NiftiError::NotLabels {
+            file: path.to_path_buf(),
+            msg: format!(
+                "voxel {i} has value {v} (datatype {}); labels must be integers in 0..=65535",
+                hdr.info.datatype.name
+            ),
+        });
+    }
+    Ok(geometry)
 }
 
 /// Converts nibabel's RAS+ affine into our LPS geometry; see the crate docs. A sheared affine is
@@ -493,46 +536,6 @@ fn read_header(path: &Path) -> Result<Header, NiftiError> {
         data_offset,
         volume_bytes,
     })
-}
-
-/// Reads volume `t`, applies nibabel's scaling in `f64` and converts each voxel with `conv`.
-/// Voxels are converted one by one so no `f64` copy of the whole volume is ever held.
-fn read_voxels<T>(
-    path: &Path,
-    hdr: &Header,
-    t: usize,
-    mut conv: impl FnMut(f64) -> T,
-) -> Result<Vec<T>, NiftiError> {
-    let dtype = hdr.dtype.ok_or_else(|| NiftiError::UnsupportedDatatype {
-        file: path.to_path_buf(),
-        code: hdr.info.datatype.code,
-        name: hdr.info.datatype.name.clone(),
-    })?;
-    let file = &hdr.data_file;
-    let skip = data_start(path, hdr, t)?;
-    let (slope, inter) = hdr.info.scaling.unwrap_or((1.0, 0.0));
-    let mut out = Vec::new();
-    read_blocks(
-        file,
-        skip,
-        hdr.volume_bytes,
-        dtype.size(),
-        |block, capacity| {
-            out.reserve(capacity);
-            // Same operations as nibabel's apply_read_scaling: multiply unless 1, add unless 0 (so
-            // -0.0 and NaN payloads of unscaled float data survive untouched).
-            decode_each(block, dtype, hdr.big, |mut v| {
-                if slope != 1.0 {
-                    v *= slope;
-                }
-                if inter != 0.0 {
-                    v += inter;
-                }
-                out.push(conv(v));
-            });
-        },
-    )?;
-    Ok(out)
 }
 
 /// Decodes volume `t` to `f32` block by block, in file order, calling `sink(block, remaining)`

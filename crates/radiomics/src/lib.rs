@@ -29,7 +29,7 @@ mod util;
 pub use error::RadiomicsError;
 pub use extract::{FeatureSet, extract, extract_region, extract_shape};
 pub use feature::{Family, Feature};
-pub use prepare::{WholeImage, WholeImageStream, region_for};
+pub use prepare::{WholeImage, WholeImageStream, region_for, region_for_box};
 pub use roi::DiscretisedRoi;
 pub use settings::{
     Discretisation, Interpolation, MeshTriangulation, Resampling, Resegmentation, Settings,

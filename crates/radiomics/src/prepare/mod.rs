@@ -77,11 +77,26 @@ pub fn region_for(
     }
     let lbb = label_bounding_box(mask.data(), label)?;
     let (nz, ny, nx) = mask.data().dim();
+    region_for_box(lbb, [nz, ny, nx], mask.geometry().spacing_mm, settings)
+}
+
+/// [`region_for`] from the label's bounding box (`[z, y, x]`, inclusive index bounds) on a grid
+/// of `dims_zyx` voxels of `spacing_mm` (`[x, y, z]`), for a reader that finds the box while it
+/// streams the mask. `None` when the settings resample.
+pub fn region_for_box(
+    bounding_box_zyx: [[usize; 2]; 3],
+    dims_zyx: [usize; 3],
+    spacing_mm: [f64; 3],
+    settings: &Settings,
+) -> Option<[std::ops::Range<usize>; 3]> {
+    if settings.resampling.spacing_mm.is_some() {
+        return None;
+    }
     Some(margin_ranges(
-        lbb,
+        bounding_box_zyx,
         local_intensity_radius_mm(settings),
-        mask.geometry().spacing_mm,
-        [nz, ny, nx],
+        spacing_mm,
+        dims_zyx,
     ))
 }
 

@@ -302,7 +302,11 @@ where
                     per_direction: mats.into_iter().map(Some).collect(),
                 }
             })
-            .reduce_with(|a, b| SliceAcc {
+            // Collected in slice order and combined sequentially: the same sums, to the last
+            // bit, whatever the thread count or scheduling (a parallel reduction's tree is not).
+            .collect::<Vec<_>>()
+            .into_iter()
+            .reduce(|a, b| SliceAcc {
                 per_matrix: a.per_matrix.combine(b.per_matrix),
                 per_slice: a.per_slice.combine(b.per_slice),
                 per_direction: a
@@ -331,7 +335,9 @@ where
                 }
                 (mean, Some(m))
             })
-            .reduce_with(|a, b| (a.0.combine(b.0), merge_opt(a.1, b.1)));
+            .collect::<Vec<_>>()
+            .into_iter()
+            .reduce(|a, b| (a.0.combine(b.0), merge_opt(a.1, b.1)));
         Some(acc.unwrap_or_else(|| (MeanAcc::new(n_features), None)))
     } else {
         None

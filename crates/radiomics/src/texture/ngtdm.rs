@@ -156,7 +156,10 @@ pub(crate) fn compute(grid: &Grid, delta: usize, methods: &[SliceAggregation]) -
         (0..grid.nz)
             .into_par_iter()
             .map(|z| build_plane(grid, z, &offsets))
-            .reduce_with(|mut a, b| {
+            // Summed in slice order: the same bits whatever the scheduling.
+            .collect::<Vec<_>>()
+            .into_iter()
+            .reduce(|mut a, b| {
                 a.merge(&b);
                 a
             })
