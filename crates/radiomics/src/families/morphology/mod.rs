@@ -134,14 +134,11 @@ pub fn compute(input: &MorphologyInput<'_>) -> Vec<Feature> {
     let aee_volume = 4.0 * PI / 3.0 * ea * eb * ec;
     let aee_area = ellipsoid_area(ea, eb, ec);
 
-    let hull = hull::convex_hull(&m.vertices);
+    let candidates = hull::reduce_lattice_points(&m.vertices, &m.vertex_keys);
+    let hull = hull::hull_of_candidates(candidates.clone());
     let (hull_volume, hull_area, diameter) = match &hull {
         Some(h) => (h.volume_mm3, h.area_mm2, hull::max_diameter(&h.vertices)),
-        None => (
-            f64::NAN,
-            f64::NAN,
-            hull::max_diameter(&hull::reduce_points(&m.vertices)),
-        ),
+        None => (f64::NAN, f64::NAN, hull::max_diameter(&candidates)),
     };
     let degenerate_hull =
         "undefined: the mesh vertices are coplanar, the convex hull has no volume";

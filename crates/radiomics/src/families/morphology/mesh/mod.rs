@@ -77,15 +77,11 @@ fn table(style: MeshTriangulation) -> &'static Vec<Vec<[usize; 3]>> {
 pub fn marching_cubes(mask: &Array3<bool>, spacing_mm: [f64; 3], style: MeshTriangulation) -> Mesh {
     let (nz, ny, nx) = mask.dim();
     let table = table(style);
-    let at = |x: isize, y: isize, z: isize| -> bool {
-        x >= 0
-            && y >= 0
-            && z >= 0
-            && (x as usize) < nx
-            && (y as usize) < ny
-            && (z as usize) < nz
-            && mask[[z as usize, y as usize, x as usize]]
-    };
+    let padded = Padded::of(mask);
+    // Flat steps to the eight corners of a cube, bit k of the case being corner
+    // (k & 1, (k >> 1) & 1, (k >> 2) & 1) in (x, y, z).
+    let corner: [usize; 8] =
+        std::array::from_fn(|k| padded.offset(k & 1, (k >> 1) & 1, (k >> 2) & 1));
     // Precomputed vertex offsets (mm, relative to the cube origin) of every edge.
     let edge_mm: [[f64; 3]; 12] =
         std::array::from_fn(|e| [0, 1, 2].map(|i| midpoint(e)[i] * spacing_mm[i]));
@@ -95,16 +91,13 @@ pub fn marching_cubes(mask: &Array3<bool>, spacing_mm: [f64; 3], style: MeshTria
         .map(|z| {
             let (mut volume6, mut area2) = (0.0f64, 0.0f64);
             for y in -1..ny as isize {
+                // Cube (x, y, z) has its lowest corner at padded voxel (x + 1, y + 1, z + 1).
+                let row = padded.index(0, (y + 1) as usize, (z + 1) as usize);
                 for x in -1..nx as isize {
+                    let first = row + (x + 1) as usize;
                     let mut case = 0usize;
-                    for k in 0..8 {
-                        if at(
-                            x + (k & 1) as isize,
-                            y + ((k >> 1) & 1) as isize,
-                            z + ((k >> 2) & 1) as isize,
-                        ) {
-                            case |= 1 << k;
-                        }
+                    for (k, step) in corner.iter().enumerate() {
+                        case |= usize::from(padded.data[first + step]) << k;
                     }
                     if case == 0 || case == 255 {
                         continue;
@@ -133,7 +126,7 @@ pub fn marching_cubes(mask: &Array3<bool>, spacing_mm: [f64; 3], style: MeshTria
     let (volume6, area2) = slabs
         .iter()
         .fold((0.0, 0.0), |(v, a), (dv, da)| (v + dv, a + da));
-    let vertex_keys = crossed_edges(mask);
+    let vertex_keys = crossed_edges(&padded);
     Mesh {
         vertices: vertex_keys
             .iter()
@@ -150,33 +143,66 @@ pub fn marching_cubes(mask: &Array3<bool>, spacing_mm: [f64; 3], style: MeshTria
     }
 }
 
+/// The mask as bytes with one background voxel of padding on every side (and one more at the
+/// far end of each axis, so a cube or edge starting on the last padded voxel stays inside):
+/// cube corners and edge ends are then flat offsets, with no bounds checks.
+struct Padded {
+    data: Vec<u8>,
+    /// Size `[x, y, z]` of the mask inside.
+    inner: [usize; 3],
+    /// Padded row length and slice size.
+    row: usize,
+    slice: usize,
+}
+
+impl Padded {
+    fn of(mask: &Array3<bool>) -> Self {
+        let (nz, ny, nx) = mask.dim();
+        let (px, py, pz) = (nx + 3, ny + 3, nz + 3);
+        let mut data = vec![0u8; px * py * pz];
+        for ((z, y, x), &m) in mask.indexed_iter() {
+            data[((z + 1) * py + y + 1) * px + x + 1] = u8::from(m);
+        }
+        Padded {
+            data,
+            inner: [nx, ny, nz],
+            row: px,
+            slice: px * py,
+        }
+    }
+
+    /// Flat index of padded voxel (x, y, z).
+    fn index(&self, x: usize, y: usize, z: usize) -> usize {
+        z * self.slice + y * self.row + x
+    }
+
+    fn offset(&self, dx: usize, dy: usize, dz: usize) -> usize {
+        self.index(dx, dy, dz)
+    }
+}
+
 /// Every mesh vertex as a half-voxel key `[2x, 2y, 2z]`: the midpoints of the grid edges (of
 /// the background-padded mask) whose two end voxels differ. Both triangulations use every such
 /// edge, so this is the vertex set of either mesh, found without visiting triangles.
-fn crossed_edges(mask: &Array3<bool>) -> Vec<[i64; 3]> {
-    let (nz, ny, nx) = mask.dim();
-    let get = |x: isize, y: isize, z: isize| -> bool {
-        x >= 0
-            && y >= 0
-            && z >= 0
-            && (x as usize) < nx
-            && (y as usize) < ny
-            && (z as usize) < nz
-            && mask[[z as usize, y as usize, x as usize]]
-    };
+fn crossed_edges(padded: &Padded) -> Vec<[i64; 3]> {
+    let [nx, ny, nz] = padded.inner;
+    let steps = [
+        padded.offset(1, 0, 0),
+        padded.offset(0, 1, 0),
+        padded.offset(0, 0, 1),
+    ];
     let mut keys: Vec<[i64; 3]> = (-1..nz as isize)
         .into_par_iter()
         .flat_map_iter(|z| {
             let mut out = Vec::new();
             for y in -1..ny as isize {
+                let row = padded.index(0, (y + 1) as usize, (z + 1) as usize);
                 for x in -1..nx as isize {
-                    let here = get(x, y, z);
+                    let at = row + (x + 1) as usize;
+                    let here = padded.data[at];
                     let base = [2 * x as i64, 2 * y as i64, 2 * z as i64];
-                    for (axis, other) in [get(x + 1, y, z), get(x, y + 1, z), get(x, y, z + 1)]
-                        .into_iter()
-                        .enumerate()
-                    {
-                        if here != other {
+                    for (axis, step) in steps.iter().enumerate() {
+                        if here != padded.data[at + step] {
                             let mut k = base;
                             k[axis] += 1;
                             out.push(k);
