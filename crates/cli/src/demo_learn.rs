@@ -89,6 +89,32 @@ fn modality_contributions(
     complete_only: bool,
     device: &oncolens_nn::Device,
 ) -> Result<BTreeMap<&'static str, f64>> {
+    Ok(shares(modality_abs_totals(
+        late,
+        cases,
+        complete_only,
+        device,
+    )?))
+}
+
+/// Shares of the totals of `|φ|`, in [`oncolens_nn::MODALITIES`] order.
+fn shares(total: [f64; 4]) -> BTreeMap<&'static str, f64> {
+    let sum: f64 = total.iter().sum();
+    oncolens_nn::MODALITIES
+        .iter()
+        .zip(total)
+        .map(|(n, t)| (*n, if sum > 0.0 { t / sum } else { 0.0 }))
+        .collect()
+}
+
+/// `Σ_patients |φ_m|` of [`modality_contributions`], so that folds can be pooled before the
+/// shares are taken.
+fn modality_abs_totals(
+    late: &LateFusion,
+    cases: &[&PreparedCase],
+    complete_only: bool,
+    device: &oncolens_nn::Device,
+) -> Result<[f64; 4]> {
     let prep = &late.fused.preprocessor;
     let present: Vec<[bool; 4]> = cases.iter().map(|c| prep.sample(c).present()).collect();
     let counted: Vec<bool> = present
@@ -121,12 +147,28 @@ fn modality_contributions(
             *t += p.abs();
         }
     }
-    let sum: f64 = total.iter().sum();
-    Ok(oncolens_nn::MODALITIES
+    Ok(total)
+}
+
+/// A model's ranking of the modalities by `shares`, and Spearman's rank correlation with
+/// `reference` (modality names from the largest share to the smallest).
+fn ranking_against(
+    shares: &BTreeMap<&'static str, f64>,
+    reference: &[&'static str],
+) -> (Vec<&'static str>, f64) {
+    let mut names: Vec<&'static str> = shares.keys().copied().collect();
+    names.sort_by(|a, b| shares[b].total_cmp(&shares[a]));
+    let position = |order: &[&str], name: &str| order.iter().position(|n| *n == name);
+    let n = reference.len() as f64;
+    let d2: f64 = reference
         .iter()
-        .zip(total)
-        .map(|(n, t)| (*n, if sum > 0.0 { t / sum } else { 0.0 }))
-        .collect())
+        .filter_map(|name| {
+            let a = position(&names, name)?;
+            let b = position(reference, name)?;
+            Some((a as f64 - b as f64).powi(2))
+        })
+        .sum();
+    (names, 1.0 - 6.0 * d2 / (n * (n * n - 1.0)))
 }
 
 /// Simulated patients behind the generator's reference shares (stable to about 0.005).
@@ -147,23 +189,8 @@ fn modality_ranking_check(
         .copied()
         .zip(oracle.share)
         .collect();
-    let rank_of = |shares: &BTreeMap<&'static str, f64>| -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = shares.keys().copied().collect();
-        names.sort_by(|a, b| shares[b].total_cmp(&shares[a]));
-        names
-    };
-    let model_rank = rank_of(model);
     let generator_rank = oracle.ranking();
-    let position = |order: &[&str], name: &str| order.iter().position(|n| *n == name);
-    let n = generator_rank.len() as f64;
-    let d2: f64 = generator_rank
-        .iter()
-        .filter_map(|name| {
-            let a = position(&model_rank, name)?;
-            let b = position(&generator_rank, name)?;
-            Some((a as f64 - b as f64).powi(2))
-        })
-        .sum();
+    let (model_rank, spearman) = ranking_against(model, &generator_rank);
     serde_json::json!({
         "model_complete_cases": model,
         "generator": generator,
@@ -172,7 +199,7 @@ fn modality_ranking_check(
         "model_ranking": model_rank,
         "generator_ranking": generator_rank,
         "rankings_agree": model_rank == generator_rank,
-        "spearman": 1.0 - 6.0 * d2 / (n * (n * n - 1.0)),
+        "spearman": spearman,
     })
 }
 
@@ -406,6 +433,9 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     // cohort rather than on one test split.
     let mut loso = BTreeMap::new();
     let mut pooled: BTreeMap<&'static str, Predictions> = BTreeMap::new();
+    // Modality |φ| of every complete patient, each from the model that never saw its site.
+    let mut out_of_site_totals = [0.0f64; 4];
+    let mut out_of_site_complete = 0usize;
     if opts.loso {
         for (site, s) in leave_one_site_out(&cases, 0.2, cfg.seed) {
             let l = match train_late_fusion(
@@ -426,6 +456,15 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
                     continue;
                 }
             };
+            let held_out: Vec<&PreparedCase> = s.test.iter().map(|&i| &cases[i]).collect();
+            let t = modality_abs_totals(&l, &held_out, true, &device)?;
+            out_of_site_complete += held_out
+                .iter()
+                .filter(|c| l.fused.preprocessor.sample(c).present().iter().all(|&x| x))
+                .count();
+            for (a, b) in out_of_site_totals.iter_mut().zip(t) {
+                *a += b;
+            }
             let p = predict(&l.fused, &cases, &s.test, &device)?;
             let r = report_json(&p, l.fused.threshold, cfg.seed);
             eprintln!(
@@ -440,6 +479,38 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
             }
             loso.insert(site, r);
         }
+    }
+    // The same ranking check on every complete patient of the cohort (out of site): about
+    // four times the test split's complete cases, so the shares are estimated more tightly.
+    let mut ranking = ranking;
+    if out_of_site_complete > 0
+        && let Some(obj) = ranking.as_object_mut()
+    {
+        let reference: Vec<&'static str> = obj["generator_ranking"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| {
+                        oncolens_nn::MODALITIES
+                            .iter()
+                            .copied()
+                            .find(|m| Some(*m) == v.as_str())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pooled_shares = shares(out_of_site_totals);
+        let (rank, rho) = ranking_against(&pooled_shares, &reference);
+        obj.insert(
+            "model_out_of_site_complete_cases".into(),
+            serde_json::json!({
+                "shares": pooled_shares,
+                "patients": out_of_site_complete,
+                "ranking": rank,
+                "rankings_agree": rank == reference,
+                "spearman": rho,
+            }),
+        );
     }
     let loso_pooled: BTreeMap<&str, serde_json::Value> = pooled
         .iter()

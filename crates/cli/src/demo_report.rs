@@ -331,6 +331,15 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                 },
                 f3(&r["spearman"]),
             ));
+            let oos = &r["model_out_of_site_complete_cases"];
+            if oos.is_object() {
+                s.paragraph(format!(
+                    "Out of site ({} patients with all four modalities, each explained by the                      leave-one-site-out model that never saw its hospital): {} (Spearman {}).",
+                    oos["patients"],
+                    order(&oos["ranking"]),
+                    f3(&oos["spearman"]),
+                ));
+            }
             let rows: Vec<Vec<String>> = generator
                 .iter()
                 .map(|(k, v)| {
@@ -338,6 +347,7 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                         k.clone(),
                         f3(&g.get(k).cloned().unwrap_or_default()),
                         f3(&r["model_complete_cases"][k]),
+                        f3(&oos["shares"][k]),
                         f3(v),
                         f3(&r["generator_r2_alone"][k]),
                     ]
@@ -348,6 +358,7 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                     "modality",
                     "model, all test patients",
                     "model, complete cases",
+                    "model, complete cases out of site",
                     "generator",
                     "generator R² alone",
                 ],

@@ -292,6 +292,22 @@ fn demo_runs_end_to_end_at_tiny_size() {
     );
     let rho = ranking["spearman"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&rho), "{ranking}");
+    // The same check out of site: complete patients explained by the leave-one-site-out model
+    // that never saw their site; shares of a distribution, a consistent agreement flag.
+    let oos = &ranking["model_out_of_site_complete_cases"];
+    assert!(oos["patients"].as_u64().unwrap() > 0, "{ranking}");
+    let total: f64 = oos["shares"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-9 || total == 0.0, "{ranking}");
+    assert_eq!(
+        oos["rankings_agree"].as_bool().unwrap(),
+        oos["ranking"] == ranking["generator_ranking"],
+        "{ranking}"
+    );
     // Every explained case carries the radiomic path's feature attributions, and their mean
     // magnitudes are summarised per feature.
     let cases = metrics["explained_cases"].as_array().unwrap();
