@@ -180,12 +180,17 @@ pub fn read_label_map(path: &Path) -> Result<LabelMap, NiftiError> {
         labels.reserve(remaining);
         labels.extend_from_slice(block);
     })?;
-    let [x, y, z] = geometry.size;
-    let arr = Array3::from_shape_vec((z, y, x), labels).map_err(|e| NiftiError::Geometry {
+    let arr = grid_array(path, &geometry, labels)?;
+    LabelMap::new(arr, geometry).map_err(|e| NiftiError::Geometry {
         file: path.to_path_buf(),
         msg: e.to_string(),
-    })?;
-    LabelMap::new(arr, geometry).map_err(|e| NiftiError::Geometry {
+    })
+}
+
+/// Voxels in file order (x fastest) as a `[z, y, x]` array of `geometry`'s size.
+fn grid_array<T>(path: &Path, geometry: &Geometry, data: Vec<T>) -> Result<Array3<T>, NiftiError> {
+    let [x, y, z] = geometry.size;
+    Array3::from_shape_vec((z, y, x), data).map_err(|e| NiftiError::Geometry {
         file: path.to_path_buf(),
         msg: e.to_string(),
     })
@@ -735,11 +740,7 @@ fn read_image(path: &Path, hdr: Header, t: usize) -> Result<NiftiImage, NiftiErr
         data.reserve(capacity);
         data.extend_from_slice(block);
     })?;
-    let [x, y, z] = geometry.size;
-    let arr = Array3::from_shape_vec((z, y, x), data).map_err(|e| NiftiError::Geometry {
-        file: path.to_path_buf(),
-        msg: e.to_string(),
-    })?;
+    let arr = grid_array(path, &geometry, data)?;
     let volume = Volume::new(arr, geometry).map_err(|e| NiftiError::Geometry {
         file: path.to_path_buf(),
         msg: e.to_string(),

@@ -57,20 +57,30 @@ pub fn reduce_points(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
                 })
                 .or_insert((i, i));
         }
-        let mut extreme = vec![false; points.len()];
-        for (lo, hi) in lines.into_values() {
-            extreme[lo] = true;
-            extreme[hi] = true;
-        }
-        for (k, e) in keep.iter_mut().zip(extreme) {
-            *k &= e;
-        }
+        keep_only(&mut keep, lines.into_values());
     }
+    kept(points, &keep)
+}
+
+/// Clears `keep` for every point that is not one of the `ends` (both ends of each line).
+fn keep_only(keep: &mut [bool], ends: impl Iterator<Item = (usize, usize)>) {
+    let mut extreme = vec![false; keep.len()];
+    for (lo, hi) in ends {
+        extreme[lo] = true;
+        extreme[hi] = true;
+    }
+    for (k, e) in keep.iter_mut().zip(extreme) {
+        *k &= e;
+    }
+}
+
+/// The points `keep` marks, sorted and without duplicates.
+fn kept(points: &[[f64; 3]], keep: &[bool]) -> Vec<[f64; 3]> {
     sorted_unique(
         points
             .iter()
             .zip(keep)
-            .filter(|(_, k)| *k)
+            .filter(|(_, k)| **k)
             .map(|(p, _)| *p)
             .collect(),
     )
@@ -103,23 +113,9 @@ pub fn reduce_lattice_points(points: &[[f64; 3]], keys: &[[i64; 3]]) -> Vec<[f64
                 ),
             });
         }
-        let mut extreme = vec![false; points.len()];
-        for (a, b) in ends.into_iter().flatten() {
-            extreme[a] = true;
-            extreme[b] = true;
-        }
-        for (k, e) in keep.iter_mut().zip(extreme) {
-            *k &= e;
-        }
+        keep_only(&mut keep, ends.into_iter().flatten());
     }
-    sorted_unique(
-        points
-            .iter()
-            .zip(keep)
-            .filter(|(_, k)| *k)
-            .map(|(p, _)| *p)
-            .collect(),
-    )
+    kept(points, &keep)
 }
 
 /// Points in lexicographic order, duplicates removed: the hull's input order.
