@@ -211,69 +211,57 @@ pub fn stream_label_map(
     let mut first_bad: Option<(usize, f64)> = None;
     let mut index = 0usize;
     let unscaled = hdr.info.scaling.is_none_or(|(s, i)| s == 1.0 && i == 0.0);
+    let dtype = hdr.dtype.ok_or_else(|| NiftiError::UnsupportedDatatype {
+        file: path.to_path_buf(),
+        code: hdr.info.datatype.code,
+        name: hdr.info.datatype.name.clone(),
+    })?;
+    // The usual mask types, unscaled, go straight to u16 (no detour through f64).
+    let direct = unscaled && matches!(dtype, Dtype::U8 | Dtype::U16 | Dtype::I16);
+    let (slope, inter) = hdr.info.scaling.unwrap_or((1.0, 0.0));
     let mut scratch: Vec<u16> = Vec::new();
-    match (unscaled, hdr.dtype) {
-        // The usual mask types, converted straight to u16 (no detour through f64).
-        (true, Some(dtype @ (Dtype::U8 | Dtype::U16 | Dtype::I16))) => {
-            read_blocks(
-                &hdr.data_file,
-                hdr.data_offset,
-                hdr.volume_bytes,
-                dtype.size(),
-                |block, remaining| {
-                    scratch.clear();
-                    match dtype {
-                        Dtype::U8 => scratch.extend(voxels::<u8>(block, hdr.big).map(u16::from)),
-                        _ => scratch.extend(voxels::<u16>(block, hdr.big)),
+    read_blocks(
+        &hdr.data_file,
+        hdr.data_offset,
+        hdr.volume_bytes,
+        dtype.size(),
+        |block, remaining| {
+            scratch.clear();
+            if direct {
+                match dtype {
+                    Dtype::U8 => scratch.extend(voxels::<u8>(block, hdr.big).map(u16::from)),
+                    _ => scratch.extend(voxels::<u16>(block, hdr.big)),
+                }
+                // An i16 read as u16 is negative exactly when its top bit is set.
+                if dtype == Dtype::I16
+                    && first_bad.is_none()
+                    && let Some(k) = scratch.iter().position(|v| *v >= 0x8000)
+                {
+                    first_bad = Some((index + k, f64::from(scratch[k] as i16)));
+                }
+                index += scratch.len();
+            } else {
+                decode_each(block, dtype, hdr.big, |mut v| {
+                    // Scaled as `read_volume` scales (nibabel's apply_read_scaling).
+                    if slope != 1.0 {
+                        v *= slope;
                     }
-                    // An i16 read as u16 is negative exactly when its top bit is set.
-                    if dtype == Dtype::I16
-                        && first_bad.is_none()
-                        && let Some(k) = scratch.iter().position(|v| *v >= 0x8000)
-                    {
-                        first_bad = Some((index + k, f64::from(scratch[k] as i16)));
+                    if inter != 0.0 {
+                        v += inter;
                     }
-                    index += scratch.len();
-                    sink(&scratch, remaining);
-                },
-            )?;
-        }
-        _ => {
-            let dtype = hdr.dtype.ok_or_else(|| NiftiError::UnsupportedDatatype {
-                file: path.to_path_buf(),
-                code: hdr.info.datatype.code,
-                name: hdr.info.datatype.name.clone(),
-            })?;
-            let (slope, inter) = hdr.info.scaling.unwrap_or((1.0, 0.0));
-            read_blocks(
-                &hdr.data_file,
-                hdr.data_offset,
-                hdr.volume_bytes,
-                dtype.size(),
-                |block, remaining| {
-                    scratch.clear();
-                    decode_each(block, dtype, hdr.big, |mut v| {
-                        // Scaled as `read_volume` scales (nibabel's apply_read_scaling).
-                        if slope != 1.0 {
-                            v *= slope;
-                        }
-                        if inter != 0.0 {
-                            v += inter;
-                        }
-                        // `as` saturates (and maps NaN to 0), so the round trip fails exactly
-                        // for values that are fractional, negative, above 65535 or NaN.
-                        let label = v as u16;
-                        if f64::from(label) != v && first_bad.is_none() {
-                            first_bad = Some((index, v));
-                        }
-                        index += 1;
-                        scratch.push(label);
-                    });
-                    sink(&scratch, remaining);
-                },
-            )?;
-        }
-    }
+                    // `as` saturates (and maps NaN to 0), so the round trip fails exactly
+                    // for values that are fractional, negative, above 65535 or NaN.
+                    let label = v as u16;
+                    if f64::from(label) != v && first_bad.is_none() {
+                        first_bad = Some((index, v));
+                    }
+                    index += 1;
+                    scratch.push(label);
+                });
+            }
+            sink(&scratch, remaining);
+        },
+    )?;
     if let Some((i, v)) = first_bad {
         return Err(NiftiError::NotLabels {
             file: path.to_path_buf(),
