@@ -95,7 +95,16 @@ fn features(
     if image_path.is_file() {
         return crate::radiomics_region::extract_from_files(image_path, mask_path, label, settings);
     }
-    // Two independent reads: side by side.
+    extract_whole(image_path, mask_path, label, settings)
+}
+
+/// Features from the image and the mask read whole (two independent reads, side by side).
+pub(crate) fn extract_whole(
+    image_path: &Path,
+    mask_path: &Path,
+    label: u16,
+    settings: &Settings,
+) -> Result<FeatureSet> {
     let (image, mask) = rayon::join(|| read_image(image_path), || read_mask(mask_path));
     Ok(extract(&image?, &mask?, label, settings)?)
 }

@@ -14,8 +14,7 @@ use oncolens_core::{Geometry, LabelMap, Volume};
 use std::sync::OnceLock;
 
 use oncolens_radiomics::{
-    FeatureSet, Settings, WholeImage, WholeImageStream, extract, extract_region, region_for,
-    region_for_box,
+    FeatureSet, Settings, WholeImage, WholeImageStream, extract_region, region_for, region_for_box,
 };
 
 /// Features of `label` over the NIfTI image at `image_path` and the mask at `mask_path`. Both
@@ -30,13 +29,7 @@ pub fn extract_from_files(
     label: u16,
     settings: &Settings,
 ) -> Result<FeatureSet> {
-    let whole = || -> Result<FeatureSet> {
-        let (image, mask) = rayon::join(
-            || crate::radiomics::read_image(image_path),
-            || crate::radiomics::read_mask(mask_path),
-        );
-        Ok(extract(&image?, &mask?, label, settings)?)
-    };
+    let whole = || crate::radiomics::extract_whole(image_path, mask_path, label, settings);
     if settings.resampling.spacing_mm.is_some() {
         return whole();
     }

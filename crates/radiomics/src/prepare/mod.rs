@@ -246,11 +246,11 @@ pub(crate) fn prepare_with(
     let (dz, dy, dx) = img.dim();
     let ranges = margin_ranges(bb, radius_mm, spacing_mm, [dz, dy, dx]);
     // Without resampling the arrays are already this crop (the same box and margin).
-    let whole = ranges
+    let covers_all = ranges
         .iter()
         .zip([dz, dy, dx])
         .all(|(r, n)| r.start == 0 && r.end == n);
-    let (image, morph_mask, int_mask) = if whole {
+    let (image, morph_mask, int_mask) = if covers_all {
         (img, morph_mask, int_mask)
     } else {
         (

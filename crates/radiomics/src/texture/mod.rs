@@ -136,7 +136,7 @@ impl TextureSettings {
 /// order of the requested aggregations. Undefined values are NaN with a note; nothing panics on
 /// an empty, single-voxel or constant ROI.
 pub fn compute_all(roi: &DiscretisedRoi, settings: &TextureSettings) -> Vec<Feature> {
-    compute_with(roi, settings, false).0
+    compute_with(roi, settings, |_, _| ()).0
 }
 
 /// [`compute_all`] and PyRadiomics' MCC ([`pyradiomics_mcc`]) together: one grid, and the 3D
@@ -145,15 +145,16 @@ pub fn compute_all_with_mcc(
     roi: &DiscretisedRoi,
     settings: &TextureSettings,
 ) -> (Vec<Feature>, Feature) {
-    let (features, mcc) = compute_with(roi, settings, true);
-    (features, mcc.unwrap_or_else(|| pyradiomics_mcc(roi)))
+    compute_with(roi, settings, mcc::from_matrices)
 }
 
-fn compute_with(
+/// The texture families, and `extra` on the same grid and shared 3D co-occurrence matrices,
+/// run beside them.
+fn compute_with<T: Send>(
     roi: &DiscretisedRoi,
     settings: &TextureSettings,
-    with_mcc: bool,
-) -> (Vec<Feature>, Option<Feature>) {
+    extra: impl FnOnce(&Grid, &glcm::Volume3dPairs) -> T + Send,
+) -> (Vec<Feature>, T) {
     let settings = &settings.deduplicated();
     // The border covers the widest neighbourhood a family reads.
     let (nz, ny, nx) = roi.levels.dim();
@@ -176,22 +177,21 @@ fn compute_with(
     let shared = glcm::Volume3dPairs::new();
     // Zone labelling (sequential per volume) overlaps with the matrix-based families and MCC.
     type PerFamily = Vec<(TextureFamily, Vec<Feature>)>;
-    let (zones, (mut per_family, mcc)): (Option<ZoneSets>, (PerFamily, Option<Feature>)) =
-        rayon::join(
-            || zone_families.then(|| ZoneSets::new(&grid, settings)),
-            || {
-                rayon::join(
-                    || {
-                        wanted
-                            .par_iter()
-                            .filter(|f| !is_zone_family(f))
-                            .map(|&f| (f, compute_family(f, &grid, settings, None, &shared)))
-                            .collect()
-                    },
-                    || with_mcc.then(|| mcc::from_matrices(&grid, &shared)),
-                )
-            },
-        );
+    let (zones, (mut per_family, extra)): (Option<ZoneSets>, (PerFamily, T)) = rayon::join(
+        || zone_families.then(|| ZoneSets::new(&grid, settings)),
+        || {
+            rayon::join(
+                || {
+                    wanted
+                        .par_iter()
+                        .filter(|f| !is_zone_family(f))
+                        .map(|&f| (f, compute_family(f, &grid, settings, None, &shared)))
+                        .collect()
+                },
+                || extra(&grid, &shared),
+            )
+        },
+    );
     per_family.extend(wanted.iter().filter(|f| is_zone_family(f)).map(|&f| {
         (
             f,
@@ -200,7 +200,7 @@ fn compute_with(
     }));
     // Back to IBSI family order.
     per_family.sort_by_key(|(f, _)| TextureFamily::ALL.iter().position(|g| g == f));
-    (per_family.into_iter().flat_map(|(_, v)| v).collect(), mcc)
+    (per_family.into_iter().flat_map(|(_, v)| v).collect(), extra)
 }
 
 fn compute_family(
