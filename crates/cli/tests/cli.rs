@@ -798,6 +798,63 @@ fn radiomics_single_and_cohort_modes() {
     assert!(stderr(&o).contains("grid"), "{}", stderr(&o));
 }
 
+/// A settings file whose fixed bin size starts far below the ROI (a re-segmentation minimum of
+/// -1e9) would ask for 40 million grey levels: a clear error naming the setting, not an
+/// allocation abort. The same range with bins from a lower bound near the ROI works, IVH
+/// included (its curve spans two billion steps but is never materialised).
+#[test]
+fn radiomics_refuses_a_discretisation_with_too_many_levels() {
+    let phantom = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/radiomics/ibsi1/digital_phantom");
+    let image = phantom.join("image/phantom.nii.gz");
+    let mask = phantom.join("mask/mask.nii.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |lower_bound: &str| {
+        let config = dir.path().join("settings.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[resegmentation]\nrange_min = -1e9\nrange_max = 1e9\n\n[discretisation]\nmethod = \"fixed_bin_size\"\nwidth = 25.0\n{lower_bound}\n[ivh_discretisation]\nmethod = \"none\"\n"
+            ),
+        )
+        .unwrap();
+        oncolens(&[
+            "radiomics",
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let o = run("");
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("grey levels") && e.contains("resegmentation.range_min"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("panicked") && !e.contains("memory allocation"),
+        "{e}"
+    );
+    let o = run("lower_bound = 0.0\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let auc = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "ivh_auc")
+        .unwrap()["value"]
+        .as_f64()
+        .unwrap();
+    // Half the range lies below the phantom's levels (1..6): the curve is 1 there.
+    assert!((auc - 0.5).abs() < 1e-6, "IVH AUC {auc}");
+}
+
 /// `oncolens radiomics --json` on one image and mask with a preset; must succeed.
 fn radiomics_json(image: &Path, mask: &Path, preset: &str) -> serde_json::Value {
     let o = oncolens(&[

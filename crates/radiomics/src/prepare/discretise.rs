@@ -118,6 +118,38 @@ pub fn discretise(
     })
 }
 
+/// The most grey levels the histogram and texture families accept. Their matrices are dense
+/// in `N_g` (a co-occurrence matrix holds `N_g²` counts, and 13 of them are built at once), so
+/// a fixed bin size whose lower bound lies far below the ROI (a re-segmentation minimum of
+/// -1e9 HU) would otherwise ask for petabytes and abort. 4096 levels is 1 HU bins over the
+/// whole CT range, far beyond any published radiomics setting.
+pub const MAX_GREY_LEVELS: u32 = 4096;
+
+/// Refuses a discretisation with more than [`MAX_GREY_LEVELS`] levels, naming the setting that
+/// made them.
+pub fn check_grey_levels(d: &Discretised, method: &Discretisation) -> Result<(), RadiomicsError> {
+    if d.n_levels <= MAX_GREY_LEVELS {
+        return Ok(());
+    }
+    let cause = match (method, d.bins) {
+        (Discretisation::None, _) => {
+            "method \"none\" uses the intensities themselves as levels; choose fixed_bin_number or fixed_bin_size".to_string()
+        }
+        (_, Some(b)) => format!(
+            "bins of {} from a lower edge at {} (the discretisation's lower_bound, else resegmentation.range_min) reach the ROI's intensities only after that many bins; set discretisation.lower_bound near the ROI's minimum or narrow the re-segmentation range",
+            b.width, b.lower_edge
+        ),
+        (_, None) => "reduce the number of bins".to_string(),
+    };
+    Err(RadiomicsError::InvalidSetting {
+        field: "discretisation",
+        reason: format!(
+            "{} grey levels, more than the {MAX_GREY_LEVELS} texture matrices allow: {cause}",
+            d.n_levels
+        ),
+    })
+}
+
 /// Minimum and maximum of a non-empty slice.
 pub fn min_max(values: &[f64]) -> Option<(f64, f64)> {
     let first = *values.first()?;
@@ -173,5 +205,32 @@ mod tests {
     #[test]
     fn none_rejects_fractional_intensities() {
         assert!(discretise(&[1.5], &Discretisation::None, &Resegmentation::default()).is_err());
+    }
+
+    #[test]
+    fn a_lower_bound_far_below_the_roi_is_refused_by_name() {
+        let method = Discretisation::FixedBinSize {
+            width: 25.0,
+            lower_bound: None,
+        };
+        let reseg = Resegmentation {
+            range_min: Some(-1e9),
+            ..Resegmentation::default()
+        };
+        let d = discretise(&[-50.0, 0.0, 40.0], &method, &reseg).unwrap();
+        assert_eq!(d.n_levels, 40_000_002);
+        let e = check_grey_levels(&d, &method).unwrap_err().to_string();
+        assert!(e.contains("40000002 grey levels"), "{e}");
+        assert!(
+            e.contains("resegmentation.range_min") && e.contains("-1000000000"),
+            "{e}"
+        );
+        // The same bins from a lower bound near the ROI pass.
+        let reseg = Resegmentation {
+            range_min: Some(-1000.0),
+            ..Resegmentation::default()
+        };
+        let d = discretise(&[-50.0, 0.0, 40.0], &method, &reseg).unwrap();
+        assert!(check_grey_levels(&d, &method).is_ok());
     }
 }

@@ -268,6 +268,7 @@ pub(crate) fn prepare_with(
         .collect();
     let discretised =
         discretise::discretise(&values, &settings.discretisation, &settings.resegmentation)?;
+    discretise::check_grey_levels(&discretised, &settings.discretisation)?;
     let texture_roi = texture_roi(
         &int_mask,
         &morph_mask,
