@@ -34,8 +34,14 @@ pub fn extract_from_files(
         return whole();
     }
     let plan: OnceLock<Option<Region>> = OnceLock::new();
-    let (slices, streamed) = std::thread::scope(|scope| {
-        let mask_job = scope.spawn(|| {
+    // The region's voxels, handed over as soon as the stream has passed the region's last
+    // voxel: its features are computed while the rest of the image inflates (on these CTs the
+    // region ends a quarter or more before the file does). The whole-image statistics feed
+    // only diagnostics and are recorded when the stream ends.
+    let (handoff, region_ready) = std::sync::mpsc::sync_channel::<Vec<f32>>(1);
+    let (slices, streamed, early) = std::thread::scope(|scope| {
+        let plan = &plan;
+        let mask_job = scope.spawn(move || {
             let read = LabelSlices::read(mask_path, label).and_then(|slices| {
                 let region = slices.region(image_path, settings)?;
                 Ok((slices, region))
@@ -44,14 +50,49 @@ pub fn extract_from_files(
             let _ = plan.set(read.as_ref().ok().and_then(|(_, r)| r.clone()));
             read.map(|(slices, _)| slices)
         });
-        let streamed = stream_keeping_region(image_path, &plan);
+        let stream_job =
+            scope.spawn(move || stream_keeping_region(image_path, plan, Some(handoff)));
+        // `None` when the stream ended without handing the region over (no plan in time, or
+        // the streamed path does not apply).
+        let mut handed = region_ready.recv().ok();
         let slices = mask_job
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the mask panicked")));
-        (slices, streamed)
+        let mut early = None;
+        if let (Ok(slices), Some(Some(region))) = (&slices, plan.get())
+            // A non-finite voxel fails the whole read below; features never see it.
+            && handed.as_ref().is_some_and(|k| k.iter().all(|v| v.is_finite()))
+            && let Some(kept) = handed.take()
+        {
+            let provisional = WholeImage {
+                dims_zyx: region.dims,
+                mean: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+            };
+            early = Some(slices.label_map(region).and_then(|mask| {
+                let set = features_of_region(&mask, label, settings, region, kept, &provisional)?;
+                Ok((set, mask.geometry().spacing_mm))
+            }));
+        }
+        let streamed = stream_job
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the image panicked")))
+            .map(|mut s| {
+                if s.kept.is_none() {
+                    s.kept = handed;
+                }
+                s
+            });
+        (slices, streamed, early)
     });
     let slices = slices?;
     let mut streamed = streamed?;
+    if let Some(early) = early {
+        let (mut set, spacing_mm) = early?;
+        set.record_whole_image(&streamed.whole, spacing_mm);
+        return Ok(set);
+    }
     match plan.get().cloned().flatten() {
         Some(region) => {
             // The plan may have come after the last block: then the region is cut from the
@@ -212,7 +253,7 @@ pub fn extract_streamed(
         return Ok(None);
     };
     let plan = OnceLock::from(Some(region.clone()));
-    let mut streamed = stream_keeping_region(image_path, &plan)?;
+    let mut streamed = stream_keeping_region(image_path, &plan, None)?;
     let kept = streamed
         .kept
         .take()
@@ -232,6 +273,16 @@ pub fn extract_streamed(
 struct Region {
     ranges: [Range<usize>; 3],
     dims: [usize; 3],
+}
+
+impl Region {
+    /// Flat index (file order) of the region's last voxel: once the stream has passed it, the
+    /// region is complete.
+    fn last_flat_index(&self) -> usize {
+        let [_, ny, nx] = self.dims;
+        let last = self.ranges.clone().map(|r| r.end.saturating_sub(1));
+        (last[0] * ny + last[1]) * nx + last[2]
+    }
 }
 
 /// The region of `label` if the streamed path applies (see [`extract_streamed`]).
@@ -273,8 +324,13 @@ fn cut_region(region: &Region, held: &mut Vec<(usize, Vec<f32>)>) -> Vec<f32> {
 
 /// Streams the image once: the whole-image statistics, and the voxels of the region once `plan`
 /// is settled (blocks that come before are held until then). No region is kept when the plan
-/// says the streamed path does not apply.
-fn stream_keeping_region(image_path: &Path, plan: &OnceLock<Option<Region>>) -> Result<Streamed> {
+/// says the streamed path does not apply. With `handoff`, the region's voxels are sent there as
+/// soon as its last voxel has been read (and are then not in the result).
+fn stream_keeping_region(
+    image_path: &Path,
+    plan: &OnceLock<Option<Region>>,
+    handoff: Option<std::sync::mpsc::SyncSender<Vec<f32>>>,
+) -> Result<Streamed> {
     let mut stats = WholeImageStream::new();
     let mut held: Vec<(usize, Vec<f32>)> = Vec::new();
     let mut kept: Option<(Region, Vec<f32>)> = None;
@@ -297,6 +353,14 @@ fn stream_keeping_region(image_path: &Path, plan: &OnceLock<Option<Region>>) -> 
             (None, true) => {}
         }
         position += block.len();
+        if let (Some((region, _)), Some(to)) = (&kept, &handoff)
+            && position > region.last_flat_index()
+            && let Some((_, out)) = kept.take()
+        {
+            // The receiver waits for this or for the end of the stream; if it has gone, the
+            // voxels are simply dropped with it.
+            let _ = to.send(out);
+        }
     })
     .with_context(|| format!("reading {}", image_path.display()))?;
     let [nx, ny, nz] = grid.size;
@@ -362,6 +426,80 @@ fn copy_region(
 mod tests {
     use super::*;
     use ndarray::Slice;
+
+    /// Image and mask files on a 64x64x48 grid (three stream blocks of 256 KiB): a textured
+    /// image, the label as a box over slices `z`, and `nan_at` (if any) set to NaN.
+    fn files(
+        dir: &Path,
+        z: Range<usize>,
+        nan_at: Option<(usize, usize, usize)>,
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
+        let grid = Geometry::new(
+            [64, 64, 48],
+            [0.8, 0.8, 2.0],
+            [-20.0, 5.0, 30.0],
+            oncolens_core::Direction::identity(),
+        )
+        .unwrap();
+        let mut data = Array3::from_shape_fn((48, 64, 64), |(k, j, i)| {
+            ((i * 7 + j * 13 + k * 29) % 41) as f32 * 3.0 - 40.0
+        });
+        if let Some(at) = nan_at {
+            data[at] = f32::NAN;
+        }
+        let image = Volume::new(data, grid.clone()).unwrap();
+        let labels = Array3::from_shape_fn((48, 64, 64), |(k, j, i)| {
+            u16::from(z.contains(&k) && (20..40).contains(&j) && (10..30).contains(&i))
+        });
+        let mask = LabelMap::new(labels, grid).unwrap();
+        let (ip, mp) = (dir.join("image.nii.gz"), dir.join("mask.nii.gz"));
+        oncolens_nifti::write_volume(&ip, &image).unwrap();
+        oncolens_nifti::write_label_map(&mp, &mask).unwrap();
+        (ip, mp)
+    }
+
+    /// Features computed while the rest of the image still streams (the region handed over
+    /// early) equal those of the image read whole, diagnostics included: for a region at the
+    /// start of the file, one ending in its last block, and with the local-intensity margin.
+    #[test]
+    fn early_features_equal_the_whole_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut local = Settings::pyradiomics();
+        local.local_intensity.enabled = true;
+        for (z, settings) in [
+            (2..6, Settings::pyradiomics()),
+            (43..48, Settings::pyradiomics()),
+            (2..6, local),
+        ] {
+            let (ip, mp) = files(dir.path(), z.clone(), None);
+            let streamed = extract_from_files(&ip, &mp, 1, &settings).unwrap();
+            let whole = crate::radiomics::extract_whole(&ip, &mp, 1, &settings).unwrap();
+            assert_eq!(streamed.diagnostics, whole.diagnostics, "slices {z:?}");
+            assert_eq!(streamed.features.len(), whole.features.len());
+            for (a, b) in streamed.features.iter().zip(&whole.features) {
+                assert!(
+                    a.value.to_bits() == b.value.to_bits()
+                        || (a.value.is_nan() && b.value.is_nan()),
+                    "{}: {} vs {} (slices {z:?})",
+                    a.name,
+                    a.value,
+                    b.value
+                );
+            }
+        }
+    }
+
+    /// A NaN voxel fails the read wherever it lies, inside the region (the early features are
+    /// then never computed) or after it (found once the stream ends), with the usual error.
+    #[test]
+    fn a_nan_anywhere_fails_the_streamed_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for at in [(3, 25, 15), (40, 1, 1)] {
+            let (ip, mp) = files(dir.path(), 2..6, Some(at));
+            let e = extract_from_files(&ip, &mp, 1, &Settings::pyradiomics()).unwrap_err();
+            assert!(format!("{e:#}").contains("non-finite"), "{e:#}");
+        }
+    }
 
     /// The slices kept for one label give its bounding box and, over any region around it, the
     /// mask's own values wherever the label is (and the label nowhere else): what the features

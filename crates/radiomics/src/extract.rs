@@ -24,6 +24,24 @@ impl FeatureSet {
     pub fn get(&self, name: &str) -> Option<&Feature> {
         self.features.iter().find(|f| f.name == name)
     }
+
+    /// Records the whole image's facts in the diagnostics of a set made by
+    /// [`extract_region`] before they were known (given there with NaN statistics): they
+    /// feed only the `init_img` and `interp_img` diagnostics, never a feature, so a streaming
+    /// reader can compute the features as soon as the region has arrived and finish the rest
+    /// of the image meanwhile. `spacing_mm` is the image's voxel spacing.
+    pub fn record_whole_image(&mut self, whole: &WholeImage, spacing_mm: [f64; 3]) {
+        let stats = (whole.mean, whole.min, whole.max);
+        for step in ["init_img", "interp_img"] {
+            crate::prepare::diagnostics::record_image_stats(
+                &mut self.diagnostics,
+                step,
+                whole.dims_zyx,
+                spacing_mm,
+                stats,
+            );
+        }
+    }
 }
 
 /// Extracts every feature family of `label` in `mask` over `image`.
