@@ -175,7 +175,7 @@ fn ranking_against(
 const ORACLE_PATIENTS: usize = 40_000;
 
 /// The model's modality shares (complete cases) next to the generator's own
-/// ([`oncolens_synth::oracle`]: the same explanation applied to the Bayes-optimal predictor),
+/// ([`oncolens_synth::oracle`]: the same explanation applied to the Bayes-optimal classifier),
 /// both rankings, whether they agree, and Spearman's rank correlation of the shares.
 fn modality_ranking_check(
     model: &BTreeMap<&'static str, f64>,
@@ -195,6 +195,7 @@ fn modality_ranking_check(
         "model_complete_cases": model,
         "generator": generator,
         "generator_r2_alone": oracle.modalities.iter().copied().zip(oracle.r2_alone).collect::<BTreeMap<_, _>>(),
+        "generator_logit_scale": oracle.modalities.iter().copied().zip(oracle.share_expected_logit).collect::<BTreeMap<_, _>>(),
         "generator_patients": oracle.patients,
         "model_ranking": model_rank,
         "generator_ranking": generator_rank,

@@ -317,7 +317,7 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
             };
             s.paragraph(format!(
                 "Reference: the generator's own shares, the same explanation applied to the \
-                 Bayes-optimal predictor that knows the generator ({} simulated patients with \
+                 Bayes-optimal classifier that knows the generator ({} simulated patients with \
                  every modality; the report text and omics are noisy readings of the image \
                  factors, so they share credit with the image). Model (patients with all four \
                  modalities): {}. Generator: {}. The rankings {} (Spearman {}).",

@@ -285,6 +285,13 @@ fn demo_runs_end_to_end_at_tiny_size() {
         .map(|v| v.as_f64().unwrap())
         .sum();
     assert!((reference - 1.0).abs() < 1e-9, "{ranking}");
+    // The classifier's reference (log-odds given what a pattern shows) credits the image more
+    // than the same explanation of the expected logit, which over-credits weak modalities.
+    let image_share = |key: &str| ranking[key]["image"].as_f64().unwrap();
+    assert!(
+        image_share("generator") > image_share("generator_logit_scale"),
+        "{ranking}"
+    );
     assert_eq!(
         ranking["rankings_agree"].as_bool().unwrap(),
         ranking["model_ranking"] == ranking["generator_ranking"],

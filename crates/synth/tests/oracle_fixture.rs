@@ -15,6 +15,14 @@ fn oracle_shares_match_the_numpy_reimplementation() {
     for (m, name) in ours.modalities.iter().enumerate() {
         let share = reference["share"][name].as_f64().expect("share in fixture");
         let r2 = reference["r2_alone"][name].as_f64().expect("r2 in fixture");
+        let logit_share = reference["share_expected_logit"][name]
+            .as_f64()
+            .expect("logit-scale share in fixture");
+        assert!(
+            (ours.share_expected_logit[m] - logit_share).abs() < 0.01,
+            "{name}: logit-scale share {} vs numpy {logit_share}",
+            ours.share_expected_logit[m]
+        );
         assert!(
             (ours.share[m] - share).abs() < 0.01,
             "{name}: share {} vs numpy {share}",
