@@ -167,6 +167,11 @@ impl Lesion {
         self.radius_mm * (1.0 + self.amplitude * f)
     }
 
+    /// Radius of a sphere around `center_mm` that holds the whole lesion.
+    pub fn bounding_radius_mm(&self) -> f64 {
+        self.radius_mm * self.reach
+    }
+
     pub fn contains(&self, p: Vec3) -> bool {
         let d = sub(p, self.center_mm);
         let r = norm(d);
