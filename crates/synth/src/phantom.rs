@@ -106,12 +106,50 @@ impl Texture {
     }
 }
 
+/// Relative radial amplitude of the lobes of the most irregular margin. Large enough that the
+/// image shows the margin at least as legibly as the radiologist's word for it does at the
+/// demo's 2.7-3 mm voxels (`tests/legibility.rs`); at 0.32 a fully lobulated margin stayed
+/// within a voxel of a sphere and sphericity explained under a third of the factor.
+pub const MARGIN_AMPLITUDE: f64 = 0.9;
+
+/// Standard deviation (HU) of the enhancing tissue's texture of the most heterogeneous lesion,
+/// chosen by the same legibility rule as [`MARGIN_AMPLITUDE`] against the noisiest site.
+pub const HETEROGENEITY_HU: f64 = 50.0;
+
+/// Scales the lobes' weights so the margin's radial deviation has the same root mean square
+/// over the sphere for every lesion: then the margin's amplitude, not the draw of the lobes,
+/// decides how irregular the lesion looks.
+fn normalise_lobes(lobes: &mut [(Vec3, f64, f64, f64)]) {
+    const DIRECTIONS: usize = 400;
+    let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
+    let mut sum_sq = 0.0;
+    for i in 0..DIRECTIONS {
+        let z = 1.0 - 2.0 * (i as f64 + 0.5) / DIRECTIONS as f64;
+        let r = (1.0 - z * z).sqrt();
+        let t = golden * i as f64;
+        let u = [r * t.cos(), r * t.sin(), z];
+        let f: f64 = lobes
+            .iter()
+            .map(|(v, freq, phase, w)| w * (freq * dot(u, *v) + phase).cos())
+            .sum();
+        sum_sq += f * f;
+    }
+    let rms = (sum_sq / DIRECTIONS as f64).sqrt().max(1e-6);
+    // Five unit-weight-0.2 cosines with random phases have an expected RMS of 0.2 * sqrt(5 / 2).
+    let target = 0.2 * (lobes.len() as f64 / 2.0).sqrt();
+    for lobe in lobes.iter_mut() {
+        lobe.3 *= target / rms;
+    }
+}
+
 /// The lesion: a lobulated sphere with textured, optionally necrotic interior.
 #[derive(Debug, Clone)]
 pub struct Lesion {
     pub center_mm: Vec3,
     pub radius_mm: f64,
     amplitude: f64,
+    /// Bound on the boundary radius as a multiple of `radius_mm`.
+    reach: f64,
     lobes: Vec<(Vec3, f64, f64, f64)>,
     texture: Texture,
     enhancement_hu: f64,
@@ -129,10 +167,15 @@ impl Lesion {
         self.radius_mm * (1.0 + self.amplitude * f)
     }
 
+    /// Radius of a sphere around `center_mm` that holds the whole lesion.
+    pub fn bounding_radius_mm(&self) -> f64 {
+        self.radius_mm * self.reach
+    }
+
     pub fn contains(&self, p: Vec3) -> bool {
         let d = sub(p, self.center_mm);
         let r = norm(d);
-        if r > self.radius_mm * (1.0 + self.amplitude) {
+        if r > self.radius_mm * self.reach {
             return false;
         }
         r <= self.boundary_radius(unit(d))
@@ -143,7 +186,7 @@ impl Lesion {
         if norm(sub(p, self.center_mm)) < self.necrosis_radius_mm {
             18.0 + 6.0 * g
         } else {
-            self.enhancement_hu + self.heterogeneity * 35.0 * g
+            self.enhancement_hu + self.heterogeneity * HETEROGENEITY_HU * g
         }
     }
 }
@@ -198,15 +241,13 @@ impl Phantom {
         ]);
         let depth = rng.random_range(0.55..0.9) * kidney.extent_along(u0);
         let radius = latent.diameter_mm / 2.0;
-        let amplitude = 0.03 + 0.32 * latent.irregularity;
+        let amplitude = 0.03 + MARGIN_AMPLITUDE * latent.irregularity;
         let mut center = [
             kidney.center[0] + u0[0] * depth,
             kidney.center[1] + u0[1] * depth,
             kidney.center[2] + u0[2] * depth,
         ];
-        let z_room = (z_half_mm - radius * (1.0 + amplitude)).max(0.0);
-        center[2] = center[2].clamp(-z_room, z_room);
-        let lobes = (0..5)
+        let mut lobes: Vec<(Vec3, f64, f64, f64)> = (0..5)
             .map(|_| {
                 let v = unit([n.sample(rng), n.sample(rng), n.sample(rng)]);
                 (
@@ -217,6 +258,30 @@ impl Phantom {
                 )
             })
             .collect();
+        normalise_lobes(&mut lobes);
+        // The margin never reaches beyond this multiple of the radius.
+        let reach = 1.0 + amplitude * lobes.iter().map(|l| l.3.abs()).sum::<f64>();
+        let z_room = (z_half_mm - radius * reach).max(0.0);
+        center[2] = center[2].clamp(-z_room, z_room);
+        // A large lobulated lesion near the flank would otherwise reach through the abdominal
+        // wall into air: pull it toward its kidney's centre until it stays inside the body.
+        let (body_a, body_b) = (155.0 * s, 115.0 * s);
+        let outer = radius * reach;
+        for _ in 0..20 {
+            let inside = (-1..=1).all(|dx: i32| {
+                (-1..=1).all(|dy: i32| {
+                    let d = unit([f64::from(dx) + 1e-9, f64::from(dy), 0.0]);
+                    let (x, y) = (center[0] + outer * d[0], center[1] + outer * d[1]);
+                    ((x / body_a).powi(2) + (y / body_b).powi(2)).sqrt() < 0.86
+                })
+            });
+            if inside {
+                break;
+            }
+            for (c, k) in center.iter_mut().zip(kidney.center).take(2) {
+                *c += 0.1 * (k - *c);
+            }
+        }
         let necrosis = if crate::report::shows_necrosis(latent) {
             radius * (latent.heterogeneity - 0.5) * 1.1
         } else {
@@ -226,6 +291,7 @@ impl Phantom {
             center_mm: center,
             radius_mm: radius,
             amplitude,
+            reach,
             lobes,
             texture: Texture::new(rng, 10, (5.0, 14.0)),
             enhancement_hu: latent.enhancement_hu,
@@ -252,8 +318,8 @@ impl Phantom {
             })
             .collect();
         Phantom {
-            body_a: 155.0 * s,
-            body_b: 115.0 * s,
+            body_a,
+            body_b,
             kidneys,
             lesion,
             lesion_kidney,
@@ -282,14 +348,14 @@ impl Phantom {
         if e > 1.0 {
             return -1000.0;
         }
+        if self.lesion.contains(p) {
+            return self.lesion.hu(p);
+        }
         if e > 0.92 {
             return -105.0 + 8.0 * self.fat_texture.at(p);
         }
         if e > 0.88 {
             return 52.0;
-        }
-        if self.lesion.contains(p) {
-            return self.lesion.hu(p);
         }
         for k in &self.kidneys {
             let rho = k.rho(p);
