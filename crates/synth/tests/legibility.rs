@@ -70,8 +70,13 @@ fn the_image_shows_margin_and_heterogeneity_at_least_as_well_as_the_report() {
         let n_xy = (2.0 * reach / px).ceil() as usize;
         let n_z = (2.0 * reach / thk).ceil() as usize;
         let origin = [c[0] - reach, c[1] - reach, c[2] - reach];
-        let grid = Geometry::new([n_xy, n_xy, n_z], [px, px, thk], origin, Direction::identity())
-            .unwrap();
+        let grid = Geometry::new(
+            [n_xy, n_xy, n_z],
+            [px, px, thk],
+            origin,
+            Direction::identity(),
+        )
+        .unwrap();
         let mut labels = ndarray::Array3::<u16>::zeros((n_z, n_xy, n_xy));
         let (mut n, mut sum, mut sum_sq) = (0.0, 0.0, 0.0);
         for ((k, j, ii), label) in labels.indexed_iter_mut() {
@@ -99,10 +104,19 @@ fn the_image_shows_margin_and_heterogeneity_at_least_as_well_as_the_report() {
         margin_word.push(margin);
         texture_word.push(texture);
     }
-    let margin = (r2_linear(&sphericity, &z_irr), r2_categories(&margin_word, &z_irr));
-    let texture = (r2_linear(&hu_sd, &z_het), r2_categories(&texture_word, &z_het));
+    let margin = (
+        r2_linear(&sphericity, &z_irr),
+        r2_categories(&margin_word, &z_irr),
+    );
+    let texture = (
+        r2_linear(&hu_sd, &z_het),
+        r2_categories(&texture_word, &z_het),
+    );
     println!("margin: image {:.3} report {:.3}", margin.0, margin.1);
-    println!("heterogeneity: image {:.3} report {:.3}", texture.0, texture.1);
+    println!(
+        "heterogeneity: image {:.3} report {:.3}",
+        texture.0, texture.1
+    );
     assert!(margin.0 >= margin.1, "margin: sphericity {margin:?}");
     assert!(texture.0 >= texture.1, "heterogeneity: HU sd {texture:?}");
 }
