@@ -113,7 +113,7 @@ impl Texture {
 pub const MARGIN_AMPLITUDE: f64 = 0.9;
 
 /// Standard deviation (HU) of the enhancing tissue's texture of the most heterogeneous lesion,
-/// chosen by the same legibility rule as [`MARGIN_AMPLITUDE`] against the noisiest site.
+/// chosen by the same legibility rule as [`MARGIN_AMPLITUDE`], with each site's image noise.
 pub const HETEROGENEITY_HU: f64 = 50.0;
 
 /// Scales the lobes' weights so the margin's radial deviation has the same root mean square
@@ -135,7 +135,7 @@ fn normalise_lobes(lobes: &mut [(Vec3, f64, f64, f64)]) {
         sum_sq += f * f;
     }
     let rms = (sum_sq / DIRECTIONS as f64).sqrt().max(1e-6);
-    // Five unit-weight-0.2 cosines with random phases have an expected RMS of 0.2 * sqrt(5 / 2).
+    // Cosines of weight 0.2 with random phases have an expected RMS of 0.2 * sqrt(count / 2).
     let target = 0.2 * (lobes.len() as f64 / 2.0).sqrt();
     for lobe in lobes.iter_mut() {
         lobe.3 *= target / rms;
@@ -267,13 +267,22 @@ impl Phantom {
         // wall into air: pull it toward its kidney's centre until it stays inside the body.
         let (body_a, body_b) = (155.0 * s, 115.0 * s);
         let outer = radius * reach;
+        // The lesion's bounding circle, probed in the eight compass directions of the axial plane.
+        const COMPASS: [[f64; 3]; 8] = [
+            [1.0, 0.0, 0.0],
+            [1.0, 1.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [-1.0, 1.0, 0.0],
+            [-1.0, 0.0, 0.0],
+            [-1.0, -1.0, 0.0],
+            [0.0, -1.0, 0.0],
+            [1.0, -1.0, 0.0],
+        ];
         for _ in 0..20 {
-            let inside = (-1..=1).all(|dx: i32| {
-                (-1..=1).all(|dy: i32| {
-                    let d = unit([f64::from(dx) + 1e-9, f64::from(dy), 0.0]);
-                    let (x, y) = (center[0] + outer * d[0], center[1] + outer * d[1]);
-                    ((x / body_a).powi(2) + (y / body_b).powi(2)).sqrt() < 0.86
-                })
+            let inside = COMPASS.iter().all(|&direction| {
+                let d = unit(direction);
+                let (x, y) = (center[0] + outer * d[0], center[1] + outer * d[1]);
+                ((x / body_a).powi(2) + (y / body_b).powi(2)).sqrt() < 0.86
             });
             if inside {
                 break;
