@@ -89,12 +89,20 @@ fn modality_contributions(
     complete_only: bool,
     device: &oncolens_nn::Device,
 ) -> Result<BTreeMap<&'static str, f64>> {
-    Ok(shares(modality_abs_totals(
+    Ok(shares(column_totals(&modality_abs_rows(
         late,
         cases,
         complete_only,
         device,
-    )?))
+    )?)))
+}
+
+/// Column sums of per-patient `|φ|` rows.
+fn column_totals(rows: &[[f64; 4]]) -> [f64; 4] {
+    rows.iter().fold([0.0; 4], |mut t, r| {
+        t.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+        t
+    })
 }
 
 /// Shares of the totals of `|φ|`, in [`oncolens_nn::MODALITIES`] order.
@@ -107,14 +115,14 @@ fn shares(total: [f64; 4]) -> BTreeMap<&'static str, f64> {
         .collect()
 }
 
-/// `Σ_patients |φ_m|` of [`modality_contributions`], so that folds can be pooled before the
-/// shares are taken.
-fn modality_abs_totals(
+/// Each counted patient's `|φ_m|` of [`modality_contributions`], so that folds can be pooled
+/// and patients resampled before the shares are taken.
+fn modality_abs_rows(
     late: &LateFusion,
     cases: &[&PreparedCase],
     complete_only: bool,
     device: &oncolens_nn::Device,
-) -> Result<[f64; 4]> {
+) -> Result<Vec<[f64; 4]>> {
     let prep = &late.fused.preprocessor;
     let present: Vec<[bool; 4]> = cases.iter().map(|c| prep.sample(c).present()).collect();
     let counted: Vec<bool> = present
@@ -136,18 +144,66 @@ fn modality_abs_totals(
             }
         }
     }
-    let mut total = [0.0f64; 4];
+    let mut rows = Vec::new();
     for i in (0..cases.len()).filter(|&i| counted[i]) {
         // A coalition is scored as the model scores a patient with those modalities only.
         let phi = oncolens_shapley::shapley_from_value_fn(4, |coalition| {
             let bits: usize = (0..4).filter(|&m| coalition[m]).map(|m| 1 << m).sum();
             late.fit.fused_logit(&z[i], bits & has[i])
         })?;
-        for (t, p) in total.iter_mut().zip(&phi.values) {
-            *t += p.abs();
-        }
+        rows.push(std::array::from_fn(|m| phi.values[m].abs()));
     }
-    Ok(total)
+    Ok(rows)
+}
+
+/// Bootstrap resamples behind the share intervals.
+const SHARE_RESAMPLES: usize = 2000;
+
+/// The uncertainty of complete-case shares over the patients they were measured on
+/// (`rows`: each patient's `|φ|`): a 95% percentile interval per share and, for each two
+/// modalities next to each other in the `reference` order, the interval of the model's share
+/// difference (higher in the reference minus lower) and how often a resample puts them in
+/// the reference's order. It is the spread over the patients explained, with the model held
+/// fixed; a model trained on other patients of the same cohort would add its own spread.
+fn share_uncertainty(
+    rows: &[[f64; 4]],
+    reference: &[&'static str],
+    reference_shares: Option<&BTreeMap<&str, f64>>,
+    seed: u64,
+) -> serde_json::Value {
+    let table: Vec<Vec<f64>> = rows.iter().map(|r| r.to_vec()).collect();
+    let Ok(b) = oncolens_metrics::bootstrap_share_intervals(&table, SHARE_RESAMPLES, 0.95, seed)
+    else {
+        return serde_json::Value::Null;
+    };
+    let index = |name: &str| oncolens_nn::MODALITIES.iter().position(|m| *m == name);
+    let ci: BTreeMap<&str, [f64; 2]> = oncolens_nn::MODALITIES
+        .iter()
+        .zip(&b.share_ci)
+        .map(|(m, (lo, hi))| (*m, [*lo, *hi]))
+        .collect();
+    let pairs: Vec<serde_json::Value> = reference
+        .windows(2)
+        .filter_map(|w| {
+            let (a, c) = (index(w[0])?, index(w[1])?);
+            let (lo, hi) = b.difference_ci[a][c];
+            let reference_difference =
+                reference_shares.and_then(|r| Some(r.get(w[0])? - r.get(w[1])?));
+            Some(serde_json::json!({
+                "higher": w[0],
+                "lower": w[1],
+                "model_difference": b.shares[a] - b.shares[c],
+                "ci95": [lo, hi],
+                "reference_difference": reference_difference,
+                "resamples_in_reference_order": b.order_frequency[a][c],
+            }))
+        })
+        .collect();
+    serde_json::json!({
+        "resamples": SHARE_RESAMPLES,
+        "share_ci95": ci,
+        "reference_neighbours": pairs,
+    })
 }
 
 /// A model's ranking of the modalities by `shares`, and Spearman's rank correlation with
@@ -178,10 +234,11 @@ const ORACLE_PATIENTS: usize = 40_000;
 /// ([`oncolens_synth::oracle`]: the same explanation applied to the Bayes-optimal classifier),
 /// both rankings, whether they agree, and Spearman's rank correlation of the shares.
 fn modality_ranking_check(
-    model: &BTreeMap<&'static str, f64>,
+    complete_rows: &[[f64; 4]],
     patients: usize,
     seed: u64,
 ) -> serde_json::Value {
+    let model = &shares(column_totals(complete_rows));
     let oracle = oncolens_synth::oracle::modality_shares(patients, seed);
     let generator: BTreeMap<&str, f64> = oracle
         .modalities
@@ -201,6 +258,9 @@ fn modality_ranking_check(
         "generator_ranking": generator_rank,
         "rankings_agree": model_rank == generator_rank,
         "spearman": spearman,
+        "model_complete_cases_patients": complete_rows.len(),
+        "model_complete_cases_uncertainty":
+            share_uncertainty(complete_rows, &generator_rank, Some(&generator), seed),
     })
 }
 
@@ -373,8 +433,9 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     }
     let test_refs: Vec<&PreparedCase> = split.test.iter().map(|&i| &cases[i]).collect();
     let contributions = modality_contributions(&late, &test_refs, false, &device)?;
-    let complete = modality_contributions(&late, &test_refs, true, &device)?;
-    let ranking = modality_ranking_check(&complete, ORACLE_PATIENTS, cfg.seed);
+    let complete_rows = modality_abs_rows(&late, &test_refs, true, &device)?;
+    let complete = shares(column_totals(&complete_rows));
+    let ranking = modality_ranking_check(&complete_rows, ORACLE_PATIENTS, cfg.seed);
     let fit = late.fit.clone();
     let out_of_fold_auc: BTreeMap<&str, f64> = late.out_of_fold_auc.iter().copied().collect();
     let mut trained: Vec<(&'static str, TrainedModel, TrainConfig)> = vec![(
@@ -435,8 +496,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     let mut loso = BTreeMap::new();
     let mut pooled: BTreeMap<&'static str, Predictions> = BTreeMap::new();
     // Modality |φ| of every complete patient, each from the model that never saw its site.
-    let mut out_of_site_totals = [0.0f64; 4];
-    let mut out_of_site_complete = 0usize;
+    let mut out_of_site_rows: Vec<[f64; 4]> = Vec::new();
     if opts.loso {
         for (site, s) in leave_one_site_out(&cases, 0.2, cfg.seed) {
             let l = match train_late_fusion(
@@ -458,14 +518,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
                 }
             };
             let held_out: Vec<&PreparedCase> = s.test.iter().map(|&i| &cases[i]).collect();
-            let t = modality_abs_totals(&l, &held_out, true, &device)?;
-            out_of_site_complete += held_out
-                .iter()
-                .filter(|c| l.fused.preprocessor.sample(c).present().iter().all(|&x| x))
-                .count();
-            for (a, b) in out_of_site_totals.iter_mut().zip(t) {
-                *a += b;
-            }
+            out_of_site_rows.extend(modality_abs_rows(&l, &held_out, true, &device)?);
             let p = predict(&l.fused, &cases, &s.test, &device)?;
             let r = report_json(&p, l.fused.threshold, cfg.seed);
             eprintln!(
@@ -484,7 +537,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     // The same ranking check on every complete patient of the cohort (out of site): about
     // four times the test split's complete cases, so the shares are estimated more tightly.
     let mut ranking = ranking;
-    if out_of_site_complete > 0
+    if !out_of_site_rows.is_empty()
         && let Some(obj) = ranking.as_object_mut()
     {
         let reference: Vec<&'static str> = obj["generator_ranking"]
@@ -500,16 +553,28 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
                     .collect()
             })
             .unwrap_or_default();
-        let pooled_shares = shares(out_of_site_totals);
+        let pooled_shares = shares(column_totals(&out_of_site_rows));
         let (rank, rho) = ranking_against(&pooled_shares, &reference);
+        let generator: BTreeMap<&str, f64> = obj["generator"]
+            .as_object()
+            .map(|g| {
+                oncolens_nn::MODALITIES
+                    .iter()
+                    .filter_map(|m| Some((*m, g.get(*m)?.as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let uncertainty =
+            share_uncertainty(&out_of_site_rows, &reference, Some(&generator), cfg.seed);
         obj.insert(
             "model_out_of_site_complete_cases".into(),
             serde_json::json!({
                 "shares": pooled_shares,
-                "patients": out_of_site_complete,
+                "patients": out_of_site_rows.len(),
                 "ranking": rank,
                 "rankings_agree": rank == reference,
                 "spearman": rho,
+                "uncertainty": uncertainty,
             }),
         );
     }

@@ -334,10 +334,48 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
             let oos = &r["model_out_of_site_complete_cases"];
             if oos.is_object() {
                 s.paragraph(format!(
-                    "Out of site ({} patients with all four modalities, each explained by the                      leave-one-site-out model that never saw its hospital): {} (Spearman {}).",
+                    "Out of site ({} patients with all four modalities, each explained by the \
+                     leave-one-site-out model that never saw its hospital): {} (Spearman {}).",
                     oos["patients"],
                     order(&oos["ranking"]),
                     f3(&oos["spearman"]),
+                ));
+            }
+            // A share with its bootstrap interval over the patients explained, when known.
+            let with_ci = |share: &serde_json::Value, ci: &serde_json::Value| match (
+                ci[0].as_f64(),
+                ci[1].as_f64(),
+            ) {
+                (Some(lo), Some(hi)) => format!("{} [{lo:.3}, {hi:.3}]", f3(share)),
+                _ => f3(share),
+            };
+            let test_u = &r["model_complete_cases_uncertainty"];
+            let oos_u = &oos["uncertainty"];
+            for (label, u) in [("test split", test_u), ("out of site", oos_u)] {
+                let Some(pairs) = u["reference_neighbours"].as_array() else {
+                    continue;
+                };
+                let text: Vec<String> = pairs
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} − {}: model {} [{}, {}] against {} in the reference, {:.0}% of \
+                             resamples in the reference's order",
+                            p["higher"].as_str().unwrap_or("?"),
+                            p["lower"].as_str().unwrap_or("?"),
+                            f3(&p["model_difference"]),
+                            f3(&p["ci95"][0]),
+                            f3(&p["ci95"][1]),
+                            f3(&p["reference_difference"]),
+                            100.0 * p["resamples_in_reference_order"].as_f64().unwrap_or(0.0),
+                        )
+                    })
+                    .collect();
+                s.paragraph(format!(
+                    "How far the data tell neighbours in the reference order apart ({label}; \
+                     patients resampled {} times, model fixed; 95% intervals): {}.",
+                    u["resamples"],
+                    text.join("; ")
                 ));
             }
             let rows: Vec<Vec<String>> = generator
@@ -346,8 +384,8 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                     vec![
                         k.clone(),
                         f3(&g.get(k).cloned().unwrap_or_default()),
-                        f3(&r["model_complete_cases"][k]),
-                        f3(&oos["shares"][k]),
+                        with_ci(&r["model_complete_cases"][k], &test_u["share_ci95"][k]),
+                        with_ci(&oos["shares"][k], &oos_u["share_ci95"][k]),
                         f3(v),
                         f3(&r["generator_r2_alone"][k]),
                     ]
@@ -357,8 +395,8 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                 &[
                     "modality",
                     "model, all test patients",
-                    "model, complete cases",
-                    "model, complete cases out of site",
+                    "model, complete cases [95% interval]",
+                    "model, complete cases out of site [95% interval]",
                     "generator",
                     "generator R² alone",
                 ],

@@ -315,6 +315,33 @@ fn demo_runs_end_to_end_at_tiny_size() {
         oos["ranking"] == ranking["generator_ranking"],
         "{ranking}"
     );
+    // Each share comes with a bootstrap interval around it, and each two neighbours of the
+    // reference order with the interval of the model's difference and the reference's own.
+    for (u, shares) in [
+        (
+            &ranking["model_complete_cases_uncertainty"],
+            &ranking["model_complete_cases"],
+        ),
+        (&oos["uncertainty"], &oos["shares"]),
+    ] {
+        for (m, ci) in u["share_ci95"].as_object().unwrap() {
+            let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+            let share = shares[m].as_f64().unwrap();
+            assert!(lo <= share && share <= hi, "{m}: {u}");
+        }
+        let pairs = u["reference_neighbours"].as_array().unwrap();
+        assert_eq!(pairs.len(), 3, "{u}");
+        for p in pairs {
+            let d = p["model_difference"].as_f64().unwrap();
+            let expected = shares[p["higher"].as_str().unwrap()].as_f64().unwrap()
+                - shares[p["lower"].as_str().unwrap()].as_f64().unwrap();
+            assert!((d - expected).abs() < 1e-12, "{p}");
+            let reference = p["reference_difference"].as_f64().unwrap();
+            assert!(reference >= 0.0, "{p}");
+            let f = p["resamples_in_reference_order"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&f), "{p}");
+        }
+    }
     // Every explained case carries the radiomic path's feature attributions, and their mean
     // magnitudes are summarised per feature.
     let cases = metrics["explained_cases"].as_array().unwrap();

@@ -21,7 +21,9 @@ pub mod temperature;
 pub mod threshold;
 
 pub use auc::{RocCurve, roc_auc, roc_curve};
-pub use bootstrap::{bootstrap_auc_ci, bootstrap_auc_difference_ci};
+pub use bootstrap::{
+    ShareIntervals, bootstrap_auc_ci, bootstrap_auc_difference_ci, bootstrap_share_intervals,
+};
 pub use calibration::{CalibrationCurve, calibration_curve, expected_calibration_error};
 pub use error::{MetricsError, Result};
 pub use loss::{brier_score, log_loss};
