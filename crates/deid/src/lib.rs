@@ -15,7 +15,7 @@ pub use dicom::{DeidLog, DeidOptions, deidentify_dicom, deidentify_dicom_file};
 pub use fhir::deidentify_fhir_bundle;
 pub use key::{PseudonymKey, date_shift_days, pseudonym, remap_uid};
 pub use profile::{Action, BASIC_PROFILE, action_for};
-pub use text::{is_whole_word_at, scrub_report};
+pub use text::{header_identifiers, is_whole_word_at, scrub_report};
 
 use std::path::PathBuf;
 

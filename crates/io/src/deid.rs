@@ -99,6 +99,13 @@ fn identity_of(
             strings.push(b.replace('-', ""));
         }
     }
+    // What the report says about its patient: the only identity a case has when it comes
+    // without CT and clinical record, and a second source when it does.
+    if let Some(path) = &entry.report {
+        let report =
+            oncolens_records::report::read_report(path).map_err(|e| case_err(e.to_string()))?;
+        strings.extend(oncolens_deid::header_identifiers(&report.text));
+    }
     strings.retain(|s| s.chars().count() >= 3);
     strings.sort();
     strings.dedup();

@@ -116,3 +116,44 @@ fn cohort_is_pseudonymised_consistently_and_nothing_identifying_survives() {
     // An existing, non-empty output is refused.
     assert!(deidentify_cohort(&src, &dst, &key(), &|| {}).is_err());
 }
+
+/// A case that arrives with its report but without CT and clinical record: nothing else names
+/// the patient, and the report's own header must not leave with the name and MRN it carries.
+#[test]
+fn a_report_without_ct_or_record_loses_the_identity_in_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    let config = oncolens_synth::SynthConfig {
+        patients: 4,
+        sites: 1,
+        seed: 5,
+        matrix: 32,
+        z_extent_mm: 120.0,
+    };
+    oncolens_synth::generate(&config, &src, &|| {}).unwrap();
+    let entry = scan_cohort(&src)
+        .unwrap()
+        .entries
+        .into_iter()
+        .find(|e| e.report.is_some() && e.fhir.is_some())
+        .expect("a case with a report and a clinical record");
+    let read = oncolens_records::fhir::read_bundle(entry.fhir.as_ref().unwrap()).unwrap();
+    let mut ids: Vec<String> = read.subject.names.clone();
+    ids.extend(read.subject.identifiers.iter().map(|(_, v)| v.clone()));
+    let report = std::fs::read_to_string(entry.report.as_ref().unwrap()).unwrap();
+    assert!(
+        ids.iter().any(|i| report.contains(i.as_str())),
+        "the generated report should name its patient: {report}"
+    );
+    std::fs::remove_file(entry.fhir.as_ref().unwrap()).unwrap();
+    if let Some(ct) = &entry.dicom_dir {
+        std::fs::remove_dir_all(ct).unwrap();
+    }
+    let summary = deidentify_cohort(&src, &dst, &key(), &|| {}).unwrap();
+    assert!(
+        summary.files_with_identifiers.is_empty(),
+        "{:?}",
+        summary.files_with_identifiers
+    );
+    assert!(find_identifiers(&dst, &ids).is_empty(), "{ids:?}");
+}
