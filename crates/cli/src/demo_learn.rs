@@ -259,6 +259,14 @@ fn modality_ranking_check(
         "rankings_agree": model_rank == generator_rank,
         "spearman": spearman,
         "model_complete_cases_patients": complete_rows.len(),
+        // Mean |φ| in log-odds units: whether a share moved because its own modality's
+        // attributions are off or because another's are.
+        "model_complete_cases_mean_abs_shapley": oncolens_nn::MODALITIES
+            .iter()
+            .zip(column_totals(complete_rows))
+            .map(|(m, t)| (*m, t / complete_rows.len().max(1) as f64))
+            .collect::<BTreeMap<_, _>>(),
+        "generator_mean_abs_shapley": oracle.modalities.iter().copied().zip(oracle.mean_abs_shapley).collect::<BTreeMap<_, _>>(),
         "model_complete_cases_uncertainty":
             share_uncertainty(complete_rows, &generator_rank, Some(&generator), seed),
     })
