@@ -359,7 +359,7 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                     .iter()
                     .map(|p| {
                         format!(
-                            "{} − {}: model {} [{}, {}] against {} in the reference, {:.0}% of \
+                            "{} − {}: model {} [{}, {}] against {} in the reference, {:.1}% of \
                              resamples in the reference's order",
                             p["higher"].as_str().unwrap_or("?"),
                             p["lower"].as_str().unwrap_or("?"),
