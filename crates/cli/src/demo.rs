@@ -40,6 +40,10 @@ pub struct DemoArgs {
     /// Skip the leave-one-site-out runs (faster).
     #[arg(long)]
     no_loso: bool,
+    /// Simulated patients behind the reference that reads the rendered CT (each lesion is
+    /// rendered and measured, a few ms per patient); 0 skips that reference.
+    #[arg(long, default_value_t = 6000)]
+    reading_reference_patients: usize,
     /// Also train the gated-attention network end to end, for comparison with late fusion.
     #[arg(long)]
     end_to_end: bool,
@@ -348,6 +352,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         ig_steps: args.ig_steps.max(1),
         end_to_end: args.end_to_end,
         loso: !args.no_loso,
+        reading_reference_patients: args.reading_reference_patients,
+        cohort_config: args.cohort.config(),
     };
     println!("training models (one per modality, stacked into the fused model)");
     let outcome = crate::demo_learn::run(&cohort_dir, &args.out, &opts)?;

@@ -30,6 +30,10 @@ pub struct LearnOptions {
     pub end_to_end: bool,
     /// Run leave-one-site-out.
     pub loso: bool,
+    /// Simulated patients of the reference that reads the rendered CT; 0 skips it.
+    pub reading_reference_patients: usize,
+    /// The cohort's generator settings (its sites' scanner grids render that reference's CT).
+    pub cohort_config: oncolens_synth::SynthConfig,
 }
 
 /// One model's held-out results.
@@ -230,23 +234,90 @@ fn ranking_against(
 /// Simulated patients behind the generator's reference shares (stable to about 0.005).
 const ORACLE_PATIENTS: usize = 40_000;
 
+/// A ranking written in metrics.json (modality names, largest share first) read back.
+fn ranking_from_json(v: &serde_json::Value) -> Vec<&'static str> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| {
+                    oncolens_nn::MODALITIES
+                        .iter()
+                        .copied()
+                        .find(|m| Some(*m) == v.as_str())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Shares written in metrics.json (`{modality: share}`) read back.
+fn shares_from_json(v: &serde_json::Value) -> BTreeMap<&'static str, f64> {
+    oncolens_nn::MODALITIES
+        .iter()
+        .filter_map(|m| Some((*m, v.get(*m)?.as_f64()?)))
+        .collect()
+}
+
+/// Shares of a reference by modality name, and its ranking.
+fn reference_shares(
+    oracle: &oncolens_synth::oracle::OracleShares,
+) -> (BTreeMap<&'static str, f64>, Vec<&'static str>) {
+    (
+        oracle
+            .modalities
+            .iter()
+            .copied()
+            .zip(oracle.share)
+            .collect(),
+        oracle.ranking(),
+    )
+}
+
+/// The second reference: the Bayes-optimal classifier whose image is the lesion's rendered CT
+/// read through the four lesion features the model's radiomic path takes
+/// ([`oncolens_synth::oracle::modality_shares_reading_ct`]), and the model's shares against it.
+/// `patients` simulated (each lesion rendered and measured, a few ms per patient; 6000 give
+/// shares stable to about 0.01); `null` for 0.
+fn reading_reference_check(
+    complete_rows: &[[f64; 4]],
+    patients: usize,
+    config: &oncolens_synth::SynthConfig,
+    seed: u64,
+) -> serde_json::Value {
+    if patients == 0 {
+        return serde_json::Value::Null;
+    }
+    let oracle =
+        oncolens_synth::oracle::modality_shares_reading_ct(patients, seed, config, &|ct, mask| {
+            oncolens_train::cases::lesion_radiomics(ct, mask)
+        });
+    let (reference, rank) = reference_shares(&oracle);
+    let model = shares(column_totals(complete_rows));
+    let (model_rank, spearman) = ranking_against(&model, &rank);
+    serde_json::json!({
+        "shares": reference,
+        "ranking": rank,
+        "patients": oracle.patients,
+        "r2_alone": oracle.modalities.iter().copied().zip(oracle.r2_alone).collect::<BTreeMap<_, _>>(),
+        "mean_abs_shapley": oracle.modalities.iter().copied().zip(oracle.mean_abs_shapley).collect::<BTreeMap<_, _>>(),
+        "model_ranking_agrees": model_rank == rank,
+        "spearman": spearman,
+        "model_uncertainty": share_uncertainty(complete_rows, &rank, Some(&reference), seed),
+    })
+}
+
 /// The model's modality shares (complete cases) next to the generator's own
 /// ([`oncolens_synth::oracle`]: the same explanation applied to the Bayes-optimal classifier),
 /// both rankings, whether they agree, and Spearman's rank correlation of the shares.
 fn modality_ranking_check(
     complete_rows: &[[f64; 4]],
     patients: usize,
+    reading: (usize, &oncolens_synth::SynthConfig),
     seed: u64,
 ) -> serde_json::Value {
     let model = &shares(column_totals(complete_rows));
     let oracle = oncolens_synth::oracle::modality_shares(patients, seed);
-    let generator: BTreeMap<&str, f64> = oracle
-        .modalities
-        .iter()
-        .copied()
-        .zip(oracle.share)
-        .collect();
-    let generator_rank = oracle.ranking();
+    let (generator, generator_rank) = reference_shares(&oracle);
     let (model_rank, spearman) = ranking_against(model, &generator_rank);
     serde_json::json!({
         "model_complete_cases": model,
@@ -269,6 +340,7 @@ fn modality_ranking_check(
         "generator_mean_abs_shapley": oracle.modalities.iter().copied().zip(oracle.mean_abs_shapley).collect::<BTreeMap<_, _>>(),
         "model_complete_cases_uncertainty":
             share_uncertainty(complete_rows, &generator_rank, Some(&generator), seed),
+        "generator_reading_ct": reading_reference_check(complete_rows, reading.0, reading.1, seed),
     })
 }
 
@@ -443,7 +515,12 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     let contributions = modality_contributions(&late, &test_refs, false, &device)?;
     let complete_rows = modality_abs_rows(&late, &test_refs, true, &device)?;
     let complete = shares(column_totals(&complete_rows));
-    let ranking = modality_ranking_check(&complete_rows, ORACLE_PATIENTS, cfg.seed);
+    let ranking = modality_ranking_check(
+        &complete_rows,
+        ORACLE_PATIENTS,
+        (opts.reading_reference_patients, &opts.cohort_config),
+        cfg.seed,
+    );
     let fit = late.fit.clone();
     let out_of_fold_auc: BTreeMap<&str, f64> = late.out_of_fold_auc.iter().copied().collect();
     let mut trained: Vec<(&'static str, TrainedModel, TrainConfig)> = vec![(
@@ -548,32 +625,30 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
     if !out_of_site_rows.is_empty()
         && let Some(obj) = ranking.as_object_mut()
     {
-        let reference: Vec<&'static str> = obj["generator_ranking"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| {
-                        oncolens_nn::MODALITIES
-                            .iter()
-                            .copied()
-                            .find(|m| Some(*m) == v.as_str())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let reference = ranking_from_json(&obj["generator_ranking"]);
         let pooled_shares = shares(column_totals(&out_of_site_rows));
         let (rank, rho) = ranking_against(&pooled_shares, &reference);
-        let generator: BTreeMap<&str, f64> = obj["generator"]
-            .as_object()
-            .map(|g| {
-                oncolens_nn::MODALITIES
-                    .iter()
-                    .filter_map(|m| Some((*m, g.get(*m)?.as_f64()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let generator = shares_from_json(&obj["generator"]);
         let uncertainty =
             share_uncertainty(&out_of_site_rows, &reference, Some(&generator), cfg.seed);
+        let reading = obj["generator_reading_ct"].clone();
+        let reading_rank = ranking_from_json(&reading["ranking"]);
+        let reading_shares = shares_from_json(&reading["shares"]);
+        let (_, reading_rho) = ranking_against(&pooled_shares, &reading_rank);
+        let reading_check = if reading.is_null() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({
+                "rankings_agree": rank == reading_rank,
+                "spearman": reading_rho,
+                "uncertainty": share_uncertainty(
+                    &out_of_site_rows,
+                    &reading_rank,
+                    Some(&reading_shares),
+                    cfg.seed,
+                ),
+            })
+        };
         obj.insert(
             "model_out_of_site_complete_cases".into(),
             serde_json::json!({
@@ -583,6 +658,7 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
                 "rankings_agree": rank == reference,
                 "spearman": rho,
                 "uncertainty": uncertainty,
+                "against_reading_ct": reading_check,
             }),
         );
     }

@@ -331,6 +331,25 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                 },
                 f3(&r["spearman"]),
             ));
+            let reading = &r["generator_reading_ct"];
+            if reading.is_object() {
+                s.paragraph(format!(
+                    "Second reference: the same classifier, but its image is the lesion's CT as \
+                     the sites' scanners render it, read through the four lesion features the \
+                     model's radiomic path takes ({} simulated patients). The CT shows the image \
+                     factors less clearly than the factors themselves, and the report keeps what \
+                     it reads of them with its own error. Generator: {}. The model's ranking {} \
+                     (Spearman {}).",
+                    reading["patients"],
+                    order(&reading["ranking"]),
+                    if reading["model_ranking_agrees"].as_bool() == Some(true) {
+                        "agrees"
+                    } else {
+                        "differs"
+                    },
+                    f3(&reading["spearman"]),
+                ));
+            }
             let oos = &r["model_out_of_site_complete_cases"];
             if oos.is_object() {
                 s.paragraph(format!(
@@ -387,6 +406,7 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                         with_ci(&r["model_complete_cases"][k], &test_u["share_ci95"][k]),
                         with_ci(&oos["shares"][k], &oos_u["share_ci95"][k]),
                         f3(v),
+                        f3(&reading["shares"][k]),
                         f3(&r["generator_r2_alone"][k]),
                     ]
                 })
@@ -398,6 +418,7 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
                     "model, complete cases [95% interval]",
                     "model, complete cases out of site [95% interval]",
                     "generator",
+                    "generator, CT read through the lesion features",
                     "generator R² alone",
                 ],
                 &rows,

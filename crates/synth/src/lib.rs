@@ -327,12 +327,9 @@ struct Rendered {
     kidney: LabelMap,
 }
 
-fn render(
-    config: &SynthConfig,
-    site: &SiteProfile,
-    phantom: &phantom::Phantom,
-    seed: u64,
-) -> Result<Rendered, SynthError> {
+/// The site's CT grid for `config`: `matrix`² pixels over the site's field of view, slices of
+/// its thickness over `z_extent_mm`, centred on the origin.
+fn site_grid(config: &SynthConfig, site: &SiteProfile) -> Result<Geometry, SynthError> {
     let n = config.matrix;
     let px = site.fov_mm / n as f64;
     let thk = site.slice_thickness_mm;
@@ -342,47 +339,84 @@ fn render(
         -site.fov_mm / 2.0 + px / 2.0,
         -((nz - 1) as f64) * thk / 2.0,
     ];
-    let geometry = Geometry::new([n, n, nz], [px, px, thk], origin, Direction::identity())
-        .map_err(|e| SynthError::Config(e.to_string()))?;
-    let slice_len = n * n;
-    let mut hu = vec![0f32; slice_len * nz];
-    let mut lesion = vec![0u16; slice_len * nz];
-    let mut kidney = vec![0u16; slice_len * nz];
+    Geometry::new([n, n, nz], [px, px, thk], origin, Direction::identity())
+        .map_err(|e| SynthError::Config(e.to_string()))
+}
+
+/// Voxel index ranges `[x, y, z]` of a region of a grid.
+type Region = [std::ops::Range<usize>; 3];
+
+/// Renders the voxels of `region` of the site's `grid`: HU (partial-volume averaging across
+/// the slice, the kernel's in-plane blur, blurred noise of the site's level, the site's
+/// calibration offset when `with_offset`), and the lesion and kidney masks, `[z, y, x]` order.
+/// Each slice's noise comes from its own stream (slice index `k` of the whole grid), so the
+/// whole grid renders the same on any thread count; a smaller region has its own noise
+/// draws, and blur and noise level are taken over the region's slice.
+fn render_region(
+    grid: &Geometry,
+    region: &Region,
+    site: &SiteProfile,
+    phantom: &phantom::Phantom,
+    seed: u64,
+    with_offset: bool,
+) -> (Vec<f32>, Vec<u16>, Vec<u16>) {
+    let [xs, ys, zs] = region;
+    let (nx, ny) = (xs.len(), ys.len());
+    let px = grid.spacing_mm[0];
+    let thk = grid.spacing_mm[2];
+    let slice_len = nx * ny;
+    let mut hu = vec![0f32; slice_len * zs.len()];
+    let mut lesion = vec![0u16; slice_len * zs.len()];
+    let mut kidney = vec![0u16; slice_len * zs.len()];
+    let offset = if with_offset { site.hu_offset } else { 0.0 };
     hu.par_chunks_mut(slice_len)
         .zip(lesion.par_chunks_mut(slice_len))
         .zip(kidney.par_chunks_mut(slice_len))
-        .enumerate()
-        .for_each(|(k, ((hs, ls), ks))| {
+        .zip(zs.clone().into_par_iter())
+        .for_each(|(((hs, ls), ks), k)| {
             let mut rng = ChaCha8Rng::seed_from_u64(patient_seed(seed, k + 1));
-            for j in 0..n {
-                for i in 0..n {
-                    let c = geometry.index_to_physical([i as f64, j as f64, k as f64]);
+            for (j, y) in ys.clone().enumerate() {
+                for (i, x) in xs.clone().enumerate() {
+                    let c = grid.index_to_physical([x as f64, y as f64, k as f64]);
                     // Partial-volume averaging across the slice thickness.
                     let sum: f64 = [-1.0 / 3.0, 0.0, 1.0 / 3.0]
                         .iter()
                         .map(|dz| phantom.hu([c[0], c[1], c[2] + dz * thk]))
                         .sum();
-                    hs[j * n + i] = (sum / 3.0) as f32;
+                    hs[j * nx + i] = (sum / 3.0) as f32;
                     if phantom.lesion.contains(c) {
-                        ls[j * n + i] = 1;
+                        ls[j * nx + i] = 1;
                     } else if phantom.in_kidney(c) {
-                        ks[j * n + i] = 1;
+                        ks[j * nx + i] = 1;
                     }
                 }
             }
-            phantom::gaussian_blur_2d(hs, n, n, site.blur_sigma_mm / px);
+            phantom::gaussian_blur_2d(hs, nx, ny, site.blur_sigma_mm / px);
             let normal = Normal::new(0.0, 1.0).expect("unit normal");
             let mut noise: Vec<f32> = (0..slice_len)
                 .map(|_| normal.sample(&mut rng) as f32)
                 .collect();
-            phantom::gaussian_blur_2d(&mut noise, n, n, 0.7);
+            phantom::gaussian_blur_2d(&mut noise, nx, ny, 0.7);
             let var = noise.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / slice_len as f64;
             let scale = (site.noise_hu / var.sqrt().max(1e-9)) as f32;
             for (h, z) in hs.iter_mut().zip(noise) {
-                *h += z * scale + site.hu_offset as f32;
+                *h += z * scale + offset as f32;
             }
         });
-    let shape = (nz, n, n);
+    (hu, lesion, kidney)
+}
+
+fn render(
+    config: &SynthConfig,
+    site: &SiteProfile,
+    phantom: &phantom::Phantom,
+    seed: u64,
+) -> Result<Rendered, SynthError> {
+    let geometry = site_grid(config, site)?;
+    let [nx, ny, nz] = geometry.size;
+    let (hu, lesion, kidney) =
+        render_region(&geometry, &[0..nx, 0..ny, 0..nz], site, phantom, seed, true);
+    let shape = (nz, ny, nx);
     let to_err = |e: oncolens_core::CoreError| SynthError::Config(e.to_string());
     let volume = Volume::new(
         Array3::from_shape_vec(shape, hu).map_err(|e| SynthError::Config(e.to_string()))?,
@@ -404,6 +438,52 @@ fn render(
         lesion,
         kidney,
     })
+}
+
+/// The CT around one lesion as a site's scanner would show it: a new phantom for `latent`
+/// (drawn from `rng`), rendered exactly as [`generate`] renders a patient's CT (same grid,
+/// partial volume, blur and noise) but only over the lesion's bounding sphere and a margin of
+/// three voxels in-plane and one slice, and without the site's calibration offset (a reader
+/// that knows the scanner removes it). Returns the HU region and the lesion mask on the
+/// region's grid. Why: the generator's reference for the modality shares can then credit the
+/// image with what its CT shows, not with the latent factors themselves
+/// ([`oracle::modality_shares_reading_ct`]).
+pub fn render_lesion(
+    latent: &truth::Latent,
+    config: &SynthConfig,
+    site: &SiteProfile,
+    rng: &mut impl Rng,
+) -> Result<(Volume<f32>, LabelMap), SynthError> {
+    let ph = phantom::Phantom::new(latent, config.z_extent_mm / 2.0, rng);
+    let grid = site_grid(config, site)?;
+    let reach = ph.lesion.bounding_radius_mm();
+    let c = ph.lesion.center_mm;
+    let margin = [3.0, 3.0, 1.0];
+    let region: Region = std::array::from_fn(|a| {
+        let to_index = |mm: f64| (mm - grid.origin_mm[a]) / grid.spacing_mm[a];
+        let lo = (to_index(c[a] - reach) - margin[a]).floor().max(0.0) as usize;
+        let hi = ((to_index(c[a] + reach) + margin[a]).ceil() as usize + 1).min(grid.size[a]);
+        lo.min(hi)..hi
+    });
+    let seed = rng.random::<u64>();
+    let (hu, lesion, _) = render_region(&grid, &region, site, &ph, seed, false);
+    let origin = grid.index_to_physical(region.clone().map(|r| r.start as f64));
+    let size = region.clone().map(|r| r.len());
+    let sub = Geometry::new(size, grid.spacing_mm, origin, grid.direction.clone())
+        .map_err(|e| SynthError::Config(e.to_string()))?;
+    let shape = (size[2], size[1], size[0]);
+    let to_err = |e: oncolens_core::CoreError| SynthError::Config(e.to_string());
+    let volume = Volume::new(
+        Array3::from_shape_vec(shape, hu).map_err(|e| SynthError::Config(e.to_string()))?,
+        sub.clone(),
+    )
+    .map_err(to_err)?;
+    let mask = LabelMap::new(
+        Array3::from_shape_vec(shape, lesion).map_err(|e| SynthError::Config(e.to_string()))?,
+        sub,
+    )
+    .map_err(to_err)?;
+    Ok((volume, mask))
 }
 
 fn write_patient(

@@ -47,7 +47,7 @@ use crate::{omics, report};
 /// Modalities in the order of `oncolens_nn::MODALITIES`.
 pub const MODALITIES: [&str; 4] = ["image", "clinical", "text", "omics"];
 
-const IMAGE_COLS: usize = 4;
+const FACTOR_COLS: usize = 4;
 const CLINICAL_COLS: usize = 2;
 const TEXT_CELLS: usize = 81;
 const TEXT_COLS: usize = TEXT_CELLS + 3;
@@ -80,11 +80,26 @@ impl OracleShares {
     }
 }
 
+/// What the image modality shows the reference classifier.
+pub enum ImageView<'a> {
+    /// The four image factors themselves (size, margin, texture, enhancement): a reader that
+    /// sees through the CT's resolution and noise, which no classifier of the CT can be.
+    Factors,
+    /// What `reader` makes of the lesion's CT, rendered on a site's scanner grid with its blur
+    /// and noise ([`crate::render_lesion`]; the sites taken in turn): for instance the lesion
+    /// features a model's radiomic path takes. `None` (a degenerate reading) drops the patient.
+    Reading(&'a ImageReader, &'a crate::SynthConfig),
+}
+
+/// Reads a rendered lesion (HU region, lesion mask on its grid) into numbers.
+pub type ImageReader =
+    dyn Fn(&oncolens_core::Volume<f32>, &oncolens_core::LabelMap) -> Option<Vec<f64>> + Sync;
+
 /// One simulated patient: the true logit (without intercept and site offset) and what each
-/// modality shows, as regression columns.
+/// modality shows, as regression columns (the image's before its basis is expanded).
 struct Draw {
     logit: f64,
-    image: [f64; IMAGE_COLS],
+    image: Vec<f64>,
     clinical: [f64; CLINICAL_COLS],
     /// Text cell index (0..81) and log written size.
     text_cell: usize,
@@ -92,7 +107,9 @@ struct Draw {
     omics: Vec<f64>,
 }
 
-fn draw(seed: u64) -> Draw {
+/// The patient of `seed`; with an image reading, rendered on `site`'s grid. The draws for the
+/// exact factors come first, so both views see the same patients.
+fn draw(seed: u64, view: &ImageView, site: &crate::SiteProfile) -> Option<Draw> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let c = COEFFICIENTS;
     let l = draw_latent(&mut rng);
@@ -119,21 +136,29 @@ fn draw(seed: u64) -> Draw {
         &vec![0.0; genes],
         &mut rng,
     );
-    Draw {
+    let image = match view {
+        ImageView::Factors => z.to_vec(),
+        ImageView::Reading(read, config) => {
+            let (ct, mask) = crate::render_lesion(&l, config, site, &mut rng).ok()?;
+            read(&ct, &mask).filter(|v| v.iter().all(|x| x.is_finite()))?
+        }
+    };
+    Some(Draw {
         logit: contrib.image() + contrib.clinical(),
-        image: z,
+        image,
         clinical: [contrib.age / c.age, contrib.ldh / c.ldh],
         text_cell: ((m * 3 + t) * 3 + e) * 3 + i,
         log_size_cm: reading.size_cm.max(0.1).ln(),
         omics: profile[..omics::LINKS.len()].to_vec(),
-    }
+    })
 }
 
-/// Column layout: intercept, then the blocks of image, clinical, text, omics.
-fn block_ranges() -> [std::ops::Range<usize>; 4] {
+/// Column layout: intercept, then the blocks of image (`image_cols` wide), clinical, text,
+/// omics.
+fn block_ranges(image_cols: usize) -> [std::ops::Range<usize>; 4] {
     let mut start = 1;
     let mut out: [std::ops::Range<usize>; 4] = Default::default();
-    for (k, width) in [IMAGE_COLS, CLINICAL_COLS, TEXT_COLS, omics::LINKS.len()]
+    for (k, width) in [image_cols, CLINICAL_COLS, TEXT_COLS, omics::LINKS.len()]
         .into_iter()
         .enumerate()
     {
@@ -143,11 +168,34 @@ fn block_ranges() -> [std::ops::Range<usize>; 4] {
     out
 }
 
-fn row(d: &Draw, width: usize) -> Vec<f64> {
+/// The image block's regression basis. The exact factors enter linearly (the logit is linear
+/// in them). A reading enters standardised (by `scale`: mean and standard deviation over the
+/// simulated patients) with its squares and pairwise products: a CT reading is not linear in
+/// the factors (sphericity saturates, volume is the cube of a diameter), and a quadratic
+/// surface lets the fit find the factors' combination the reading carries.
+fn image_basis(raw: &[f64], scale: Option<&[(f64, f64)]>) -> Vec<f64> {
+    let Some(scale) = scale else {
+        return raw.to_vec();
+    };
+    let z: Vec<f64> = raw
+        .iter()
+        .zip(scale)
+        .map(|(v, (m, sd))| (v - m) / sd)
+        .collect();
+    let mut out = z.clone();
+    for a in 0..z.len() {
+        for b in a..z.len() {
+            out.push(z[a] * z[b]);
+        }
+    }
+    out
+}
+
+fn row(d: &Draw, image: &[f64], width: usize) -> Vec<f64> {
     let mut r = vec![0.0; width];
     r[0] = 1.0;
-    let [img, cli, txt, omx] = block_ranges();
-    r[img].copy_from_slice(&d.image);
+    let [img, cli, txt, omx] = block_ranges(image.len());
+    r[img].copy_from_slice(image);
     r[cli].copy_from_slice(&d.clinical);
     let t = txt.start;
     r[t + d.text_cell] = 1.0;
@@ -158,14 +206,72 @@ fn row(d: &Draw, width: usize) -> Vec<f64> {
 }
 
 /// The reference shares over `patients` simulated patients (seeded; 20 000 give shares stable
-/// to about 0.005).
+/// to about 0.005), the image showing the image factors exactly ([`ImageView::Factors`]).
 pub fn modality_shares(patients: usize, seed: u64) -> OracleShares {
-    let width = block_ranges()[3].end;
+    shares_for(patients, seed, &ImageView::Factors)
+}
+
+/// The reference shares when the image modality is what `reader` makes of the lesion's CT
+/// rendered on the grids of `config`'s sites ([`ImageView::Reading`]; the sites' scanners taken
+/// in turn, each patient's lesion rendered as [`crate::generate`] renders it): the
+/// Bayes-optimal classifier of the same patients, its image seen through the scanner and the
+/// reader rather than through the latent factors. The report still reads the latent factors
+/// with its own error, so it keeps what the CT does not show, and this reference credits it
+/// for that, as it must credit any model that reads the CT this way. Rendering and reading
+/// cost a few milliseconds per patient.
+pub fn modality_shares_reading_ct(
+    patients: usize,
+    seed: u64,
+    config: &crate::SynthConfig,
+    reader: &ImageReader,
+) -> OracleShares {
+    shares_for(patients, seed, &ImageView::Reading(reader, config))
+}
+
+fn shares_for(patients: usize, seed: u64, view: &ImageView) -> OracleShares {
+    let sites = match view {
+        ImageView::Reading(_, config) => crate::site_profiles(config.sites.max(1)),
+        ImageView::Factors => crate::site_profiles(3),
+    };
     let draws: Vec<Draw> = (0..patients as u64)
         .into_par_iter()
-        .map(|i| draw(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i))
+        .filter_map(|i| {
+            let site = &sites[i as usize % sites.len()];
+            draw(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i, view, site)
+        })
         .collect();
-    let rows: Vec<Vec<f64>> = draws.par_iter().map(|d| row(d, width)).collect();
+    let patients = draws.len();
+    let scale: Option<Vec<(f64, f64)>> = match view {
+        ImageView::Factors => None,
+        ImageView::Reading(..) => {
+            let k = draws.first().map_or(0, |d| d.image.len());
+            Some(
+                (0..k)
+                    .map(|j| {
+                        let n = patients as f64;
+                        let mean = draws.iter().map(|d| d.image[j]).sum::<f64>() / n;
+                        let var = draws
+                            .iter()
+                            .map(|d| (d.image[j] - mean).powi(2))
+                            .sum::<f64>()
+                            / n;
+                        (mean, var.sqrt().max(1e-12))
+                    })
+                    .collect(),
+            )
+        }
+    };
+    let images: Vec<Vec<f64>> = draws
+        .par_iter()
+        .map(|d| image_basis(&d.image, scale.as_deref()))
+        .collect();
+    let image_cols = images.first().map_or(FACTOR_COLS, Vec::len);
+    let width = block_ranges(image_cols)[3].end;
+    let rows: Vec<Vec<f64>> = draws
+        .par_iter()
+        .zip(&images)
+        .map(|(d, img)| row(d, img, width))
+        .collect();
     let y: Vec<f64> = draws.iter().map(|d| d.logit).collect();
 
     // Gram matrix and X'y once; every subset's normal equations are a sub-block. Blocks of
@@ -197,7 +303,7 @@ pub fn modality_shares(patients: usize, seed: u64) -> OracleShares {
         xty.iter_mut().zip(b).for_each(|(x, v)| *x += v);
     }
 
-    let ranges = block_ranges();
+    let ranges = block_ranges(image_cols);
     // E[true logit | S] for each patient and each of the 16 subsets (bit m = modality m
     // observed), and the residual variance of each subset's fit.
     let mut value = vec![[0.0f64; 16]; patients];
