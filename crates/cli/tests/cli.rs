@@ -220,6 +220,8 @@ fn demo_runs_end_to_end_at_tiny_size() {
         "2",
         "--ig-steps",
         "4",
+        "--reading-reference-patients",
+        "300",
     ];
     let o = oncolens(&args);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
@@ -314,6 +316,34 @@ fn demo_runs_end_to_end_at_tiny_size() {
         oos["rankings_agree"].as_bool().unwrap(),
         oos["ranking"] == ranking["generator_ranking"],
         "{ranking}"
+    );
+    // The second reference reads the CT rendered on this cohort's (coarse) grids: a
+    // distribution over the modalities, its ranking consistent with its shares, the model's
+    // agreement flag consistent with the two rankings, also out of site.
+    let reading = &ranking["generator_reading_ct"];
+    let patients = reading["patients"].as_u64().unwrap();
+    assert!(patients > 150 && patients <= 300, "{reading}");
+    let reading_shares = reading["shares"].as_object().unwrap();
+    let total: f64 = reading_shares.values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{reading}");
+    let order: Vec<f64> = reading["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| reading_shares[m.as_str().unwrap()].as_f64().unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] >= w[1]), "{reading}");
+    assert_eq!(
+        reading["model_ranking_agrees"].as_bool().unwrap(),
+        ranking["model_ranking"] == reading["ranking"],
+        "{reading}"
+    );
+    assert_eq!(
+        oos["against_reading_ct"]["rankings_agree"]
+            .as_bool()
+            .unwrap(),
+        oos["ranking"] == reading["ranking"],
+        "{oos}"
     );
     // Each share comes with a bootstrap interval around it, and each two neighbours of the
     // reference order with the interval of the model's difference and the reference's own.
