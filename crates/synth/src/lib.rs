@@ -790,6 +790,52 @@ fn write_manifest(
 mod tests {
     use super::*;
 
+    /// The lesion's neighbourhood rendered alone is the cohort's own rendering of it: the same
+    /// grid, the whole lesion inside the region, the same mask voxel for voxel, and HU that
+    /// differ only by their noise draw (and the calibration offset, removed).
+    #[test]
+    fn lesion_region_matches_the_whole_render() {
+        let config = SynthConfig::default();
+        for (i, site) in site_profiles(3).iter().enumerate() {
+            let mut rng = ChaCha8Rng::seed_from_u64(40 + i as u64);
+            let latent = truth::draw_latent(&mut rng);
+            let mut twin = rng.clone();
+            let (ct, mask) = render_lesion(&latent, &config, site, &mut rng).unwrap();
+            let ph = phantom::Phantom::new(&latent, config.z_extent_mm / 2.0, &mut twin);
+            let whole = render(&config, site, &ph, 1).unwrap();
+            let g = mask.geometry();
+            let start = whole
+                .lesion
+                .geometry()
+                .physical_to_index(g.origin_mm)
+                .map(|v| v.round() as usize);
+            let [nx, ny, nz] = g.size;
+            let (mut inside, mut sum_region, mut sum_whole) = (0usize, 0.0, 0.0);
+            for k in 0..nz {
+                for j in 0..ny {
+                    for ii in 0..nx {
+                        let w = [k + start[2], j + start[1], ii + start[0]];
+                        assert_eq!(mask.data()[[k, j, ii]], whole.lesion.data()[w]);
+                        if mask.data()[[k, j, ii]] == 1 {
+                            inside += 1;
+                            sum_region += f64::from(ct.data()[[k, j, ii]]);
+                            sum_whole += f64::from(whole.volume.data()[w]) - site.hu_offset;
+                        }
+                    }
+                }
+            }
+            let total = whole.lesion.data().iter().filter(|&&l| l == 1).count();
+            assert!(
+                inside > 20 && inside == total,
+                "{inside} of {total} lesion voxels"
+            );
+            let (a, b) = (sum_region / inside as f64, sum_whole / inside as f64);
+            // Means of `inside` noisy voxels: well within 4 noise standard errors.
+            let tol = 4.0 * site.noise_hu * 2.0 / (inside as f64).sqrt() + 1.0;
+            assert!((a - b).abs() < tol, "site {}: {a} vs {b}", site.id);
+        }
+    }
+
     #[test]
     fn site_sizes_sum_to_patients_and_are_unequal() {
         let s = site_sizes(60, 3);
