@@ -469,7 +469,7 @@ pub fn render_lesion(
     let (hu, lesion, _) = render_region(&grid, &region, site, &ph, seed, false);
     let origin = grid.index_to_physical(region.clone().map(|r| r.start as f64));
     let size = region.clone().map(|r| r.len());
-    let sub = Geometry::new(size, grid.spacing_mm, origin, grid.direction.clone())
+    let sub = Geometry::new(size, grid.spacing_mm, origin, grid.direction)
         .map_err(|e| SynthError::Config(e.to_string()))?;
     let shape = (size[2], size[1], size[0]);
     let to_err = |e: oncolens_core::CoreError| SynthError::Config(e.to_string());
