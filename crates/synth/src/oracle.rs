@@ -35,6 +35,11 @@
 //! It is computed within one site: the site's case-mix offset and its omics batch shift are
 //! constants there. The summary statistic is the one the demo reports for its model:
 //! `Σ_patients |φ_m| / Σ_patients Σ_k |φ_k|`.
+//!
+//! The image block above is the latent factors themselves, which no reader of the CT sees.
+//! [`modality_shares_reading_ct`] is the same reference with the image replaced by a reading of
+//! the lesion's rendered CT (the sites' grids, blur and noise; a quadratic basis in the
+//! reading), so the report is credited with what it knows beyond the CT.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
