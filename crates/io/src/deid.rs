@@ -49,6 +49,18 @@ fn looks_like_date(s: &str) -> bool {
 }
 
 /// Identifying strings of one case: MRN, names, birth date, accession number.
+/// A report's text with the case's identifiers removed ([`scrub_report`] with the names, MRN,
+/// accession number and birth date of the case's DICOM and FHIR record and the report's own
+/// header fields): what a model may learn from. A tokenizer fitted on raw reports would
+/// put patients' names into its vocabulary, which is saved with the model and, in federated
+/// learning, shared as document frequencies. If the case's records cannot be read for their
+/// identity, the report's own header fields and dates are still removed.
+pub fn report_for_learning(entry: &oncolens_core::CohortEntry, text: &str) -> String {
+    let identity = identity_of(entry).map(|(_, s)| s).unwrap_or_default();
+    let ids: Vec<&str> = identity.iter().map(String::as_str).collect();
+    scrub_report(text, &ids)
+}
+
 fn identity_of(
     entry: &oncolens_core::CohortEntry,
 ) -> Result<(Option<String>, Vec<String>), DeidCohortError> {

@@ -227,7 +227,10 @@ pub fn prepare_case(
         crop,
         lesion_radiomics,
         clinical: case.clinical,
-        report: case.report.map(|r| r.text),
+        // Learned from without the patient's identity (see `report_for_learning`).
+        report: case
+            .report
+            .map(|r| oncolens_io::deid::report_for_learning(entry, &r.text)),
         omics: case.omics,
     })
 }

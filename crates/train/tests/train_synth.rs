@@ -157,3 +157,65 @@ fn a_corrupt_case_is_named_in_the_error() {
         .to_string();
     assert!(err.contains(&victim.id), "{err}");
 }
+
+/// The reports a model learns from carry no identifier: not the names and MRN of the
+/// report's header (from the generator, as hospital reports have them), so neither the
+/// tokenizer's vocabulary, saved with the model, nor the document frequencies a federated
+/// station shares hold a patient's name. Fails when reports are tokenized raw.
+#[test]
+fn learned_vocabulary_holds_no_patient_identifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cohort");
+    let config = oncolens_synth::SynthConfig {
+        patients: 40,
+        sites: 2,
+        seed: 9,
+        matrix: 24,
+        ..oncolens_synth::SynthConfig::default()
+    };
+    oncolens_synth::generate(&config, &root, &|| {}).unwrap();
+    let cohort = oncolens_io::scan_cohort(&root).unwrap();
+    let mut identity = std::collections::HashSet::new();
+    for e in &cohort.entries {
+        if let Some(f) = &e.fhir {
+            let read = oncolens_records::fhir::read_bundle(f).unwrap();
+            for s in read
+                .subject
+                .names
+                .iter()
+                .chain(read.subject.identifiers.iter().map(|(_, v)| v))
+            {
+                identity.extend(oncolens_nn::tokenizer::words(s));
+            }
+        }
+    }
+    assert!(identity.len() > 20, "{identity:?}");
+    let cases = prepare_cohort(&cohort, &tiny_config().image_input, &|_, _| {}).unwrap();
+    let reports: Vec<&str> = cases.iter().filter_map(|c| c.report.as_deref()).collect();
+    assert!(reports.len() > 25);
+    // The rest of the report is intact.
+    assert!(
+        reports.iter().all(|r| r.contains("FINDINGS")),
+        "{:?}",
+        reports[0]
+    );
+    let df = oncolens_nn::Tokenizer::document_frequencies(reports.iter().copied());
+    let leaked: Vec<&String> = df
+        .keys()
+        .filter(|t| t.split(' ').any(|w| identity.contains(w)))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "identifiers among the tokens: {leaked:?}"
+    );
+    let train: Vec<&oncolens_train::cases::PreparedCase> = cases.iter().collect();
+    let prep = oncolens_train::Preprocessor::fit(&train, tiny_config().image_input);
+    let vocab = &prep.tokenizer.as_ref().unwrap().vocab;
+    assert!(vocab.len() > 20);
+    assert!(
+        !vocab
+            .iter()
+            .any(|t| t.split(' ').any(|w| identity.contains(w))),
+        "{vocab:?}"
+    );
+}
