@@ -416,27 +416,10 @@ fn render(
     let [nx, ny, nz] = geometry.size;
     let (hu, lesion, kidney) =
         render_region(&geometry, &[0..nx, 0..ny, 0..nz], site, phantom, seed, true);
-    let shape = (nz, ny, nx);
-    let to_err = |e: oncolens_core::CoreError| SynthError::Config(e.to_string());
-    let volume = Volume::new(
-        Array3::from_shape_vec(shape, hu).map_err(|e| SynthError::Config(e.to_string()))?,
-        geometry.clone(),
-    )
-    .map_err(to_err)?;
-    let lesion = LabelMap::new(
-        Array3::from_shape_vec(shape, lesion).map_err(|e| SynthError::Config(e.to_string()))?,
-        geometry.clone(),
-    )
-    .map_err(to_err)?;
-    let kidney = LabelMap::new(
-        Array3::from_shape_vec(shape, kidney).map_err(|e| SynthError::Config(e.to_string()))?,
-        geometry,
-    )
-    .map_err(to_err)?;
     Ok(Rendered {
-        volume,
-        lesion,
-        kidney,
+        volume: volume_on(&geometry, hu)?,
+        lesion: labels_on(&geometry, lesion)?,
+        kidney: labels_on(&geometry, kidney)?,
     })
 }
 
@@ -471,19 +454,22 @@ pub fn render_lesion(
     let size = region.clone().map(|r| r.len());
     let sub = Geometry::new(size, grid.spacing_mm, origin, grid.direction)
         .map_err(|e| SynthError::Config(e.to_string()))?;
-    let shape = (size[2], size[1], size[0]);
-    let to_err = |e: oncolens_core::CoreError| SynthError::Config(e.to_string());
-    let volume = Volume::new(
-        Array3::from_shape_vec(shape, hu).map_err(|e| SynthError::Config(e.to_string()))?,
-        sub.clone(),
-    )
-    .map_err(to_err)?;
-    let mask = LabelMap::new(
-        Array3::from_shape_vec(shape, lesion).map_err(|e| SynthError::Config(e.to_string()))?,
-        sub,
-    )
-    .map_err(to_err)?;
-    Ok((volume, mask))
+    Ok((volume_on(&sub, hu)?, labels_on(&sub, lesion)?))
+}
+
+/// `[z, y, x]` voxels of a grid's size as an array of that shape.
+fn array_on<T>(grid: &Geometry, data: Vec<T>) -> Result<Array3<T>, SynthError> {
+    let [nx, ny, nz] = grid.size;
+    Array3::from_shape_vec((nz, ny, nx), data).map_err(|e| SynthError::Config(e.to_string()))
+}
+
+fn volume_on(grid: &Geometry, hu: Vec<f32>) -> Result<Volume<f32>, SynthError> {
+    Volume::new(array_on(grid, hu)?, grid.clone()).map_err(|e| SynthError::Config(e.to_string()))
+}
+
+fn labels_on(grid: &Geometry, labels: Vec<u16>) -> Result<LabelMap, SynthError> {
+    LabelMap::new(array_on(grid, labels)?, grid.clone())
+        .map_err(|e| SynthError::Config(e.to_string()))
 }
 
 fn write_patient(
