@@ -352,12 +352,21 @@ pub fn write(outcome: &LearnOutcome, ingest: &serde_json::Value, out: &Path) -> 
             }
             let oos = &r["model_out_of_site_complete_cases"];
             if oos.is_object() {
+                let against_reading = &oos["against_reading_ct"];
                 s.paragraph(format!(
                     "Out of site ({} patients with all four modalities, each explained by the \
-                     leave-one-site-out model that never saw its hospital): {} (Spearman {}).",
+                     leave-one-site-out model that never saw its hospital): {} (Spearman {}{}).",
                     oos["patients"],
                     order(&oos["ranking"]),
                     f3(&oos["spearman"]),
+                    if against_reading.is_object() {
+                        format!(
+                            "; against the second reference {}",
+                            f3(&against_reading["spearman"])
+                        )
+                    } else {
+                        String::new()
+                    },
                 ));
             }
             // A share with its bootstrap interval over the patients explained, when known.
