@@ -80,27 +80,6 @@ pub struct LearnOutcome {
     pub metrics: serde_json::Value,
 }
 
-/// Share of each modality in the fused logit over `cases`: `Σ|φ_m| / Σ|φ|`, with `φ` the exact
-/// modality Shapley values of each patient's fused logit, a coalition scored as the model
-/// scores a patient who has only those modalities (its weights for that pattern; see
-/// [`oncolens_train::stack::PatternFit`]). Computed from the standardised member logits and
-/// the fit, which is what the assembled model applies (tested in oncolens-nn).
-/// With `complete_only`, only patients with all four modalities count: the population the
-/// generator's reference shares ([`oncolens_synth::oracle`]) describe.
-fn modality_contributions(
-    late: &LateFusion,
-    cases: &[&PreparedCase],
-    complete_only: bool,
-    device: &oncolens_nn::Device,
-) -> Result<BTreeMap<&'static str, f64>> {
-    Ok(shares(column_totals(&modality_abs_rows(
-        late,
-        cases,
-        complete_only,
-        device,
-    )?)))
-}
-
 /// Column sums of per-patient `|φ|` rows.
 fn column_totals(rows: &[[f64; 4]]) -> [f64; 4] {
     rows.iter().fold([0.0; 4], |mut t, r| {
@@ -119,8 +98,14 @@ fn shares(total: [f64; 4]) -> BTreeMap<&'static str, f64> {
         .collect()
 }
 
-/// Each counted patient's `|φ_m|` of [`modality_contributions`], so that folds can be pooled
-/// and patients resampled before the shares are taken.
+/// Each counted patient's `|φ_m|`, `φ` the exact modality Shapley values of the patient's fused
+/// logit, a coalition scored as the model scores a patient who has only those modalities (its
+/// weights for that pattern; see [`oncolens_train::stack::PatternFit`]). Computed from the
+/// standardised member logits and the fit, which is what the assembled model applies (tested
+/// in oncolens-nn). With `complete_only`, only patients with all four modalities count: the
+/// population the generator's reference shares ([`oncolens_synth::oracle`]) describe. Rows, not
+/// totals, so that folds can be pooled and patients resampled before the shares
+/// `Σ|φ_m| / Σ|φ|` are taken ([`shares`] of [`column_totals`]).
 fn modality_abs_rows(
     late: &LateFusion,
     cases: &[&PreparedCase],
@@ -512,7 +497,9 @@ pub fn run(cohort_dir: &Path, out: &Path, opts: &LearnOptions) -> Result<LearnOu
         );
     }
     let test_refs: Vec<&PreparedCase> = split.test.iter().map(|&i| &cases[i]).collect();
-    let contributions = modality_contributions(&late, &test_refs, false, &device)?;
+    let contributions = shares(column_totals(&modality_abs_rows(
+        &late, &test_refs, false, &device,
+    )?));
     let complete_rows = modality_abs_rows(&late, &test_refs, true, &device)?;
     let complete = shares(column_totals(&complete_rows));
     let ranking = modality_ranking_check(

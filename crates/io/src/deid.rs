@@ -48,7 +48,6 @@ fn looks_like_date(s: &str) -> bool {
     digits.len() == 8 && digits.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Identifying strings of one case: MRN, names, birth date, accession number.
 /// A report's text with the case's identifiers removed ([`scrub_report`] with the names, MRN,
 /// accession number and birth date of the case's DICOM and FHIR record and the report's own
 /// header fields): what a model may learn from. A tokenizer fitted on raw reports would
@@ -61,6 +60,8 @@ pub fn report_for_learning(entry: &oncolens_core::CohortEntry, text: &str) -> St
     scrub_report(text, &ids)
 }
 
+/// Identifying strings of one case's DICOM and FHIR record: MRN, names, birth date, accession
+/// number (the report's header fields are added where the report is read).
 fn identity_of(
     entry: &oncolens_core::CohortEntry,
 ) -> Result<(Option<String>, Vec<String>), DeidCohortError> {
@@ -110,13 +111,6 @@ fn identity_of(
             strings.push(b.clone());
             strings.push(b.replace('-', ""));
         }
-    }
-    // What the report says about its patient: the only identity a case has when it comes
-    // without CT and clinical record, and a second source when it does.
-    if let Some(path) = &entry.report {
-        let report =
-            oncolens_records::report::read_report(path).map_err(|e| case_err(e.to_string()))?;
-        strings.extend(oncolens_deid::header_identifiers(&report.text));
     }
     strings.retain(|s| s.chars().count() >= 3);
     strings.sort();
@@ -354,7 +348,7 @@ fn deidentify_case(
         case_id: entry.id.clone(),
         message,
     };
-    let (primary, identity) = identity_of(entry)?;
+    let (primary, mut identity) = identity_of(entry)?;
     let identifier = primary.unwrap_or_else(|| format!("case:{}", entry.id));
     let pseudo = pseudonym(key, &identifier);
     let dir = output.join(&entry.site.0).join(&pseudo);
@@ -407,6 +401,13 @@ fn deidentify_case(
         let out = dir.join("report.txt");
         oncolens_core::fs::write_atomic(&out, scrub_report(&report.text, &ids).as_bytes())
             .map_err(write_err(&out))?;
+        // What the report says about its patient (the only identity a case has when it comes
+        // without CT and clinical record; `scrub_report` removed it): the leak scan looks for
+        // it in every output file too.
+        identity.extend(oncolens_deid::header_identifiers(&report.text));
+        identity.retain(|s| s.chars().count() >= 3);
+        identity.sort();
+        identity.dedup();
         s.reports += 1;
     }
     Ok((entry.id.clone(), pseudo, s, identity, dir))
