@@ -14,6 +14,7 @@ mod progress;
 mod radiomics;
 mod radiomics_region;
 mod station;
+mod survival;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +76,9 @@ enum Command {
     /// A hospital's data station (Personal Health Train): serve a site's cohort under a
     /// policy with an audit log and optional mutual TLS; make a test certificate authority.
     Station(station::StationArgs),
+    /// Cox proportional-hazards model of a patient table (time to event, censored): hazard
+    /// ratios with Wald and likelihood-ratio tests, concordance, strata; equal to lifelines.
+    Survival(survival::SurvivalArgs),
 }
 
 #[derive(clap::Args)]
@@ -267,6 +271,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::ExplainGlobal(args) => explain_global::run(args),
         Command::Station(args) => station::run(args),
+        Command::Survival(args) => survival::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

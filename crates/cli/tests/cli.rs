@@ -50,6 +50,7 @@ fn help_lists_every_command() {
         "explain",
         "explain-global",
         "station",
+        "survival",
     ] {
         assert!(stdout(&o).contains(cmd), "--help does not mention {cmd}");
     }
@@ -973,5 +974,94 @@ fn radiomics_streamed_equals_whole_image_on_real_ct() {
         }
         // Settings and IBSI diagnostics (whole-image statistics included) too.
         assert_eq!(v, want, "{preset}");
+    }
+}
+
+#[test]
+fn survival_fits_a_table_and_names_what_is_wrong() {
+    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/survival/synthetic.csv");
+    let table = table.to_str().unwrap();
+    let base = [
+        "survival",
+        "--table",
+        table,
+        "--time",
+        "time",
+        "--event",
+        "event",
+        "--covariates",
+        "age,size_cm,stage_high",
+    ];
+    let o = oncolens(&[&base[..], &["--json"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["fit"]["patients"], 160);
+    assert_eq!(v["table"]["rows_used"], 160);
+    // The same fit lifelines gives (fixtures/survival/make_fixture.py).
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/survival/lifelines_synthetic.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for (k, c) in v["fit"]["covariates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let (ours, theirs) = (
+            c["coef"].as_f64().unwrap(),
+            want["fits"]["efron"]["coef"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (ours - theirs).abs() < 1e-7 * theirs.abs(),
+            "{ours} {theirs}"
+        );
+    }
+    // The human summary names every covariate; CSV has one row each.
+    let o = oncolens(&base);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("size_cm") && stdout(&o).contains("concordance"));
+    let o = oncolens(&[&base[..], &["--csv"]].concat());
+    assert_eq!(stdout(&o).lines().count(), 4);
+
+    // Categories and strata: site as strata, stage as a category.
+    let o = oncolens(&[
+        "survival",
+        "--table",
+        table,
+        "--time",
+        "time",
+        "--event",
+        "event",
+        "--covariates",
+        "age,stage_high",
+        "--categorical",
+        "stage_high",
+        "--strata",
+        "site",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["fit"]["covariates"][1]["name"], "stage_high=1");
+    assert_eq!(v["fit"]["strata"].as_array().unwrap().len(), 3);
+
+    for (args, message) in [
+        (vec!["--covariates", "weight"], "no column `weight`"),
+        (
+            vec!["--covariates", "age,site", "--strata", "site"],
+            "both the strata and a covariate",
+        ),
+    ] {
+        let mut a = base[..7].to_vec();
+        a.extend(args);
+        let o = oncolens(&a);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(message), "{}", stderr(&o));
+        assert!(stderr(&o).contains("synthetic.csv"), "{}", stderr(&o));
     }
 }

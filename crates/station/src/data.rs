@@ -129,7 +129,7 @@ impl StationTable {
     /// has a `pathology.csv` (KiTS19 imports: `case_id` plus outcome fields), each of its columns
     /// becomes `outcome_<name>` (numeric when every value parses as a number), and
     /// `vital_status` + `vital_days_after_surgery` give the time-to-event pair `time` (days) and
-    /// `event` (1 = dead / deceased, 0 = alive). No voxels are read.
+    /// `event` (1 = dead / deceased, 0 = alive / censored / living). No voxels are read.
     pub fn from_cohort(root: &Path) -> Result<StationTable, DataError> {
         let cohort = oncolens_io::scan_cohort(root)?;
         let n = cohort.entries.len();
@@ -228,7 +228,8 @@ impl StationTable {
                     .map(
                         |v| match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
                             Some("dead" | "deceased") => Some(1.0),
-                            Some("alive") => Some(0.0),
+                            // KiTS19 writes "censored" for everyone alive at last contact.
+                            Some("alive" | "censored" | "living") => Some(0.0),
                             _ => None,
                         },
                     )

@@ -33,7 +33,12 @@ fn cohort_table_and_no_identifier_leaves_or_is_logged() {
     let mut csv =
         String::from("case_id,tumor_histologic_subtype,vital_status,vital_days_after_surgery\n");
     for (i, id) in ids.iter().enumerate() {
-        let status = if i.is_multiple_of(3) { "dead" } else { "alive" };
+        // KiTS19's own words: "censored" for alive at last contact ("alive" also accepted).
+        let status = match i % 3 {
+            0 => "dead",
+            1 => "censored",
+            _ => "alive",
+        };
         let subtype = if i.is_multiple_of(2) {
             "clear_cell_rcc"
         } else {
@@ -70,6 +75,8 @@ fn cohort_table_and_no_identifier_leaves_or_is_logged() {
     );
     assert_eq!(table.numeric("time").unwrap()[2], Some(120.0));
     assert_eq!(table.numeric("event").unwrap()[3], Some(1.0));
+    // "censored" is alive at last contact, not unknown: such patients stay at risk.
+    assert_eq!(table.numeric("event").unwrap()[1], Some(0.0));
 
     let log = dir.path().join("audit.jsonl");
     let st = Arc::new(station(table, policy("cell", ""), &log));
