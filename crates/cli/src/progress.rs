@@ -12,3 +12,13 @@ pub fn bar(len: u64, message: &'static str) -> ProgressBar {
     bar.set_message(message);
     bar
 }
+
+/// A spinner for work of unknown length (iterations until convergence).
+pub fn spinner(message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    let style = ProgressStyle::with_template("{spinner} {msg} ({pos} answers, {elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message(message);
+    bar
+}

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use oncolens_station::{ClientIdentity, FederatedCoxSpec, StationClient, federated_cox};
 use oncolens_survival::{CoxFit, CoxOptions, TableReport, TableSpec, Ties, fit_cox, read_table};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -16,8 +17,25 @@ pub enum TiesArg {
 pub struct SurvivalArgs {
     /// Patient table (CSV, one row per patient), e.g. `oncolens radiomics --cohort`'s output,
     /// which carries the clinical record and the cohort's `outcome_*` columns.
-    #[arg(long)]
-    pub table: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "stations",
+        conflicts_with = "stations"
+    )]
+    pub table: Option<PathBuf>,
+    /// Fit across data stations instead (comma-separated base URLs of `oncolens station
+    /// serve`): exact, stratified by station; only sums over each station's patients leave
+    /// (policy must approve `mean` and `cox_terms`; numeric covariates only).
+    #[arg(long, value_delimiter = ',')]
+    pub stations: Vec<String>,
+    /// CA certificate (PEM) the stations' certificates must chain to (HTTPS stations).
+    #[arg(long, requires = "stations")]
+    pub ca: Option<PathBuf>,
+    /// This aggregator's certificate and key (PEM) for mutual TLS.
+    #[arg(long, requires = "ca")]
+    pub cert: Option<PathBuf>,
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
     /// Follow-up time column (any unit; the hazard ratios do not depend on it).
     #[arg(long)]
     pub time: String,
@@ -52,14 +70,6 @@ pub struct SurvivalArgs {
 }
 
 pub fn run(args: &SurvivalArgs) -> Result<()> {
-    let spec = TableSpec {
-        time: args.time.clone(),
-        event: args.event.clone(),
-        covariates: args.covariates.clone(),
-        categorical: args.categorical.clone(),
-        strata: args.strata.clone(),
-    };
-    let (data, table) = read_table(&args.table, &spec)?;
     let options = CoxOptions {
         ties: match args.ties {
             TiesArg::Efron => Ties::Efron,
@@ -68,14 +78,36 @@ pub fn run(args: &SurvivalArgs) -> Result<()> {
         penalizer: args.penalizer,
         ..CoxOptions::default()
     };
-    let fit = fit_cox(&data, &options)
-        .with_context(|| format!("fitting a Cox model to {}", args.table.display()))?;
+    let (fit, table, source) = match &args.table {
+        Some(path) => {
+            let spec = TableSpec {
+                time: args.time.clone(),
+                event: args.event.clone(),
+                covariates: args.covariates.clone(),
+                categorical: args.categorical.clone(),
+                strata: args.strata.clone(),
+            };
+            let (data, table) = read_table(path, &spec)?;
+            let fit = fit_cox(&data, &options)
+                .with_context(|| format!("fitting a Cox model to {}", path.display()))?;
+            (fit, Some(table), path.display().to_string())
+        }
+        None => {
+            if !args.categorical.is_empty() || args.strata.is_some() {
+                bail!(
+                    "--stations: covariates must be numeric columns, and the strata are the stations (no --categorical or --strata)"
+                );
+            }
+            let fit = federated(args, &options)?;
+            (fit, None, format!("{} stations", args.stations.len()))
+        }
+    };
     let text = if args.json {
         serde_json::to_string_pretty(&serde_json::json!({"table": table, "fit": fit}))? + "\n"
     } else if args.csv {
         coefficients_csv(&fit)?
     } else {
-        summary(&fit, &table, &args.table.display().to_string())
+        summary(&fit, table.as_ref(), &source)
     };
     match &args.out {
         Some(path) => {
@@ -89,6 +121,50 @@ pub fn run(args: &SurvivalArgs) -> Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// The exact federated fit: Newton steps on the stations' summed `cox_terms` answers.
+fn federated(args: &SurvivalArgs, options: &CoxOptions) -> Result<CoxFit> {
+    let clients: Vec<StationClient> = args
+        .stations
+        .iter()
+        .map(|url| match &args.ca {
+            Some(ca) => {
+                let identity = match (&args.cert, &args.key) {
+                    (Some(cert), Some(key)) => Some(ClientIdentity {
+                        cert_pem: cert.clone(),
+                        key_pem: key.clone(),
+                    }),
+                    _ => None,
+                };
+                StationClient::with_tls(url, ca, identity.as_ref())
+                    .with_context(|| format!("station {url}"))
+            }
+            None => Ok(StationClient::new(url)),
+        })
+        .collect::<Result<_>>()?;
+    // Each station's own name, for messages and the strata of the report.
+    let names: Vec<String> = clients
+        .iter()
+        .zip(&args.stations)
+        .map(|(c, url)| {
+            let info = c.info().with_context(|| format!("station {url}"))?;
+            Ok(info["station"].as_str().unwrap_or(url).to_owned())
+        })
+        .collect::<Result<_>>()?;
+    let spec = FederatedCoxSpec {
+        time_column: args.time.clone(),
+        event_column: args.event.clone(),
+        covariates: args.covariates.clone(),
+        filter: Default::default(),
+    };
+    let progress = crate::progress::spinner("federated Cox: Newton steps over the stations");
+    let fit = federated_cox(&names, &spec, options, |i, job| {
+        progress.inc(1);
+        clients[i].submit(job)
+    });
+    progress.finish_and_clear();
+    Ok(fit?)
 }
 
 fn coefficients_csv(fit: &CoxFit) -> Result<String> {
@@ -127,7 +203,7 @@ fn coefficients_csv(fit: &CoxFit) -> Result<String> {
 }
 
 /// lifelines' `print_summary`, in short.
-fn summary(fit: &CoxFit, table: &TableReport, source: &str) -> String {
+fn summary(fit: &CoxFit, table: Option<&TableReport>, source: &str) -> String {
     let mut s = String::new();
     let ties = match fit.options.ties {
         Ties::Efron => "Efron",
@@ -148,7 +224,7 @@ fn summary(fit: &CoxFit, table: &TableReport, source: &str) -> String {
         }
     );
     let _ = write!(s, "{} patients, {} events", fit.patients, fit.events);
-    if table.rows_used < table.rows {
+    if let Some(table) = table.filter(|t| t.rows_used < t.rows) {
         let why: Vec<String> = table
             .rows_missing
             .iter()
@@ -163,7 +239,7 @@ fn summary(fit: &CoxFit, table: &TableReport, source: &str) -> String {
         );
     }
     s.push('\n');
-    for d in &table.categorical {
+    for d in table.iter().flat_map(|t| &t.categorical) {
         let _ = writeln!(s, "{}: reference level `{}`", d.column, d.reference);
     }
     let width = fit

@@ -1065,3 +1065,146 @@ fn survival_fits_a_table_and_names_what_is_wrong() {
         assert!(stderr(&o).contains("synthetic.csv"), "{}", stderr(&o));
     }
 }
+
+/// A `station serve` child process, killed on drop.
+struct ServedStation(std::process::Child);
+
+impl Drop for ServedStation {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn survival_across_two_served_stations_equals_the_pooled_stratified_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/station/policy.toml");
+    let mut pooled = String::from("station,time,event,size\n");
+    let mut urls = Vec::new();
+    let mut served = Vec::new();
+    for (k, name) in ["east", "west"].iter().enumerate() {
+        let cohort = dir.path().join(name);
+        let o = oncolens(&[
+            "synth",
+            "--out",
+            cohort.to_str().unwrap(),
+            "--patients",
+            "30",
+            "--sites",
+            "1",
+            "--matrix",
+            "16",
+            "--seed",
+            &(20 + k).to_string(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        // Outcomes as a KiTS19 import writes them: larger tumours die sooner.
+        let ids: Vec<String> = std::fs::read_dir(cohort.join("site_a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut csv =
+            String::from("case_id,vital_status,vital_days_after_surgery,pathologic_size\n");
+        for (i, id) in ids.iter().enumerate() {
+            let size = 2.0 + ((i * 7 + k * 3) % 11) as f64;
+            let days = 100 + ((i * 37 + k * 11) % 50) * 20 + (200.0 / size) as usize * 5;
+            let status = if (i + k) % 3 == 0 { "censored" } else { "dead" };
+            csv.push_str(&format!("{id},{status},{days},{size}\n"));
+            pooled.push_str(&format!(
+                "{name},{days},{},{size}\n",
+                u8::from(status == "dead")
+            ));
+        }
+        std::fs::write(cohort.join("pathology.csv"), csv).unwrap();
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_oncolens"))
+            .args([
+                "station",
+                "serve",
+                "--data",
+                cohort.to_str().unwrap(),
+                "--policy",
+                policy.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--name",
+                name,
+                "--audit-log",
+                dir.path().join(format!("{name}.jsonl")).to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        served.push(ServedStation(child));
+        urls.push(format!("http://127.0.0.1:{port}"));
+    }
+    // Wait until both listen.
+    for url in &urls {
+        let addr = url.trim_start_matches("http://");
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "station {url} did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let table = dir.path().join("pooled.csv");
+    std::fs::write(&table, pooled).unwrap();
+    let federated = oncolens(&[
+        "survival",
+        "--stations",
+        &urls.join(","),
+        "--time",
+        "time",
+        "--event",
+        "event",
+        "--covariates",
+        "outcome_pathologic_size",
+        "--json",
+    ]);
+    assert!(federated.status.success(), "{}", stderr(&federated));
+    let local = oncolens(&[
+        "survival",
+        "--table",
+        table.to_str().unwrap(),
+        "--time",
+        "time",
+        "--event",
+        "event",
+        "--covariates",
+        "size",
+        "--strata",
+        "station",
+        "--json",
+    ]);
+    assert!(local.status.success(), "{}", stderr(&local));
+    let f: serde_json::Value = serde_json::from_str(&stdout(&federated)).unwrap();
+    let l: serde_json::Value = serde_json::from_str(&stdout(&local)).unwrap();
+    assert_eq!(f["fit"]["strata"], serde_json::json!(["east", "west"]));
+    assert_eq!(f["fit"]["patients"], 60);
+    assert_eq!(f["fit"]["events"], l["fit"]["events"]);
+    for key in ["coef", "se", "p"] {
+        let (a, b) = (
+            f["fit"]["covariates"][0][key].as_f64().unwrap(),
+            l["fit"]["covariates"][0][key].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{key}: {a} vs {b}");
+    }
+    assert_eq!(f["fit"]["concordance"], l["fit"]["concordance"]);
+    // No patient row left the stations: the audit logs hold only the jobs.
+    drop(served);
+    let log = std::fs::read_to_string(dir.path().join("east.jsonl")).unwrap();
+    assert!(log.contains("cox_terms"));
+}

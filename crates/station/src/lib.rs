@@ -8,6 +8,8 @@
 //! - [`audit`]: an append-only, hash-chained JSON-lines log of every request and its outcome;
 //! - [`data`]: the station's table, built from a cohort folder;
 //! - [`stats`]: federated statistics with the small-cell rule, and the aggregator-side pooling;
+//! - [`survival`]: exact federated Cox regression (stratified by station) from the stations'
+//!   partial-likelihood terms;
 //! - [`server`]: the [`Station`], pluggable [`Algorithm`]s, DP accounting, the HTTP API (axum);
 //! - [`tls`]: mutual TLS (rustls, ring), a test certificate authority, and the blocking
 //!   [`StationClient`].
@@ -19,6 +21,7 @@ pub mod data;
 pub mod policy;
 pub mod server;
 pub mod stats;
+pub mod survival;
 pub mod tls;
 
 pub use audit::{
@@ -33,6 +36,9 @@ pub use server::{
     Accountant, Algorithm, JobContext, JobError, JobOutcome, JobRequest, JobResult,
     LinearAccountant, PeerInfo, Station, StationError, builtin_algorithms, openapi_document,
     parse_args, parse_job_request, router, serve, serve_on,
+};
+pub use survival::{
+    CoxTermsArgs, CoxTermsResult, FederatedCoxError, FederatedCoxSpec, federated_cox,
 };
 pub use tls::{
     ClientError, ClientIdentity, StationClient, TestCa, TlsConfig, TlsError, make_test_ca,

@@ -583,6 +583,13 @@ pub fn concordance_of_fit(data: &SurvivalData, risk: &[f64]) -> Result<Concordan
 /// Fits a Cox proportional-hazards model (stratified when `data` has strata).
 pub fn fit_cox(data: &SurvivalData, options: &CoxOptions) -> Result<CoxFit, SurvivalError> {
     check_options(options)?;
+    for (name, column) in data.names.iter().zip(&data.columns) {
+        if column.iter().all(|&v| v == column[0]) {
+            return Err(SurvivalError::Constant {
+                column: name.clone(),
+            });
+        }
+    }
     let standardisation = Standardisation::of(data);
     let z = standardisation.apply(data);
     let orders = strata_orders(data);

@@ -1,5 +1,6 @@
-//! Validated time-to-event data: the only way into a fit, so a fit never meets a NaN, a
-//! negative time or a covariate it cannot estimate.
+//! Validated time-to-event data: the only way into a fit, so a fit never meets a NaN or a
+//! negative time. (A constant covariate is refused by the fit, not here: at one data station of
+//! a federated fit a covariate may well be constant.)
 
 use crate::SurvivalError;
 
@@ -58,11 +59,6 @@ impl SurvivalData {
                 return Err(SurvivalError::NotFinite {
                     column: name.clone(),
                     row,
-                });
-            }
-            if column.iter().all(|&v| v == column[0]) {
-                return Err(SurvivalError::Constant {
-                    column: name.clone(),
                 });
             }
         }
@@ -144,7 +140,8 @@ mod tests {
         assert_eq!(e.to_string(), "time: row 1 is negative (-2)");
         let e = data(&[1.0, 2.0], &[true, false], vec![1.0, f64::NAN]).unwrap_err();
         assert_eq!(e.to_string(), "x: row 1 is not a finite number");
-        let e = data(&[1.0, 2.0], &[true, false], vec![3.0, 3.0]).unwrap_err();
+        let constant = data(&[1.0, 2.0], &[true, false], vec![3.0, 3.0]).unwrap();
+        let e = crate::fit_cox(&constant, &crate::CoxOptions::default()).unwrap_err();
         assert!(e.to_string().starts_with("covariate x is constant"), "{e}");
         let e = data(&[1.0, 2.0], &[false, false], vec![1.0, 2.0]).unwrap_err();
         assert!(matches!(e, SurvivalError::NoEvents));
