@@ -11,6 +11,7 @@ mod harmonize;
 mod import;
 mod learn;
 mod progress;
+mod radiogenomics;
 mod radiomics;
 mod radiomics_region;
 mod station;
@@ -79,6 +80,10 @@ enum Command {
     /// Cox proportional-hazards model of a patient table (time to event, censored): hazard
     /// ratios with Wald and likelihood-ratio tests, concordance, strata; equal to lifelines.
     Survival(survival::SurvivalArgs),
+    /// Radiogenomics: every radiomic feature of a cohort table against every gene of an
+    /// expression table (site-adjusted Spearman or Pearson, Benjamini-Hochberg FDR): CSV,
+    /// JSON and a heatmap.
+    Radiogenomics(radiogenomics::RadiogenomicsArgs),
 }
 
 #[derive(clap::Args)]
@@ -272,6 +277,7 @@ fn main() -> ExitCode {
         Command::ExplainGlobal(args) => explain_global::run(args),
         Command::Station(args) => station::run(args),
         Command::Survival(args) => survival::run(args),
+        Command::Radiogenomics(args) => radiogenomics::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

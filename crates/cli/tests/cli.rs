@@ -1208,3 +1208,150 @@ fn survival_across_two_served_stations_equals_the_pooled_stratified_fit() {
     let log = std::fs::read_to_string(dir.path().join("east.jsonl")).unwrap();
     assert!(log.contains("cox_terms"));
 }
+
+#[test]
+fn radiogenomics_tests_every_feature_against_every_gene() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    let o = oncolens(&[
+        "synth",
+        "--out",
+        cohort.to_str().unwrap(),
+        "--patients",
+        "150",
+        "--sites",
+        "3",
+        "--matrix",
+        "48",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = dir.path().join("radiomics.csv");
+    let o = oncolens(&[
+        "radiomics",
+        "--cohort",
+        cohort.to_str().unwrap(),
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("rg");
+    let expression = cohort.join("omics/expression.tsv");
+    let o = oncolens(&[
+        "radiogenomics",
+        "--features",
+        table.to_str().unwrap(),
+        "--expression",
+        expression.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("radiogenomics.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["site_adjusted"], true);
+    assert_eq!(summary["genes"], 53);
+    let tests = summary["tests"].as_u64().unwrap();
+    // One row per tested pair; clinical and outcome columns are never features.
+    let csv = std::fs::read_to_string(out.join("associations.csv")).unwrap();
+    assert_eq!(csv.lines().count() as u64, tests + 1);
+    assert!(!csv.contains("age_years") && !csv.contains("marker_"));
+    assert!(csv.contains("morph_volume,MKI67"));
+    assert!(
+        std::fs::read_to_string(out.join("heatmap.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
+    // q-values are monotone in p and never below it.
+    let rows: Vec<(f64, f64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[5].parse().unwrap(), c[6].parse().unwrap())
+        })
+        .collect();
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1)
+    );
+    assert!(rows.iter().all(|(p, q)| q >= p));
+
+    // The generator's imaging-genomics truth (README, "Imaging-genomics link"): 9 genes follow
+    // a lesion factor, 44 follow nothing. At FDR 0.05 the linked genes are found, few pairs
+    // are false, and each linked gene's strongest feature reads its factor.
+    let linked = [
+        ("CA9", "enhancement"),
+        ("NDUFA4L2", "enhancement"),
+        ("VEGFA", "enhancement"),
+        ("EGLN3", "enhancement"),
+        ("MKI67", "size"),
+        ("TOP2A", "size"),
+        ("CCNB1", "heterogeneity"),
+        ("COL1A1", "margin"),
+        ("SPARC", "margin"),
+    ];
+    let significant: Vec<(String, String)> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[6].parse::<f64>().unwrap() <= 0.05).then(|| (c[0].to_owned(), c[1].to_owned()))
+        })
+        .collect();
+    let is_linked = |g: &str| linked.iter().any(|(l, _)| *l == g);
+    let false_pairs = significant.iter().filter(|(_, g)| !is_linked(g)).count();
+    let found = linked
+        .iter()
+        .filter(|(g, _)| significant.iter().any(|(_, s)| s == g))
+        .count();
+    assert!(found >= 8, "{found} of 9 linked genes found");
+    assert!(
+        false_pairs as f64 <= 0.1 * significant.len() as f64,
+        "{false_pairs} of {} significant pairs involve an unlinked gene",
+        significant.len()
+    );
+    // Sorted by p: a gene's first significant row is its strongest feature.
+    let best = |gene: &str| {
+        significant
+            .iter()
+            .find(|(_, g)| g == gene)
+            .map(|(f, _)| f.clone())
+            .unwrap_or_default()
+    };
+    for gene in ["MKI67", "TOP2A"] {
+        let f = best(gene);
+        assert!(
+            f.starts_with("morph_") || f.starts_with("pyrad_shape"),
+            "{gene}: {f}"
+        );
+    }
+    for gene in ["CA9", "NDUFA4L2"] {
+        let f = best(gene);
+        assert!(
+            f.starts_with("stat_") || f.starts_with("ih_"),
+            "{gene}: {f}"
+        );
+    }
+
+    // A wrong site column is named.
+    let o = oncolens(&[
+        "radiogenomics",
+        "--features",
+        table.to_str().unwrap(),
+        "--expression",
+        expression.to_str().unwrap(),
+        "--site-column",
+        "hospital",
+        "--out",
+        dir.path().join("rg2").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no site column `hospital`"),
+        "{}",
+        stderr(&o)
+    );
+}
