@@ -356,14 +356,42 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         cohort_config: args.cohort.config(),
     };
     println!("training models (one per modality, stacked into the fused model)");
-    let outcome = crate::demo_learn::run(&cohort_dir, &args.out, &opts)?;
+    let mut outcome = crate::demo_learn::run(&cohort_dir, &args.out, &opts)?;
+    // Radiogenomics: which CT features go with which genes, against the generator's links.
+    // A tiny cohort may have too few patients with both; that is reported, not fatal.
+    let (radiogenomics, heatmap) = match crate::radiogenomics::on_sample_cohort(
+        &cohort_dir,
+        &args.out.join("radiogenomics"),
+    ) {
+        Ok((summary, svg)) => {
+            let truth = &summary["against_generator"];
+            println!(
+                "radiogenomics: {} of {} linked genes found at FDR 0.05; {} of {} significant pairs with an unlinked gene",
+                truth["linked_genes_found"],
+                truth["linked_genes"],
+                truth["pairs_with_an_unlinked_gene"],
+                truth["significant_pairs"]
+            );
+            (summary, svg)
+        }
+        Err(e) => {
+            eprintln!("radiogenomics not computed: {e:#}");
+            (
+                serde_json::json!({"undefined": format!("{e:#}")}),
+                String::new(),
+            )
+        }
+    };
+    if let Some(m) = outcome.metrics.as_object_mut() {
+        m.insert("radiogenomics".into(), radiogenomics);
+    }
     let metrics_path = args.out.join("metrics.json");
     oncolens_core::fs::write_atomic(
         &metrics_path,
         serde_json::to_string_pretty(&outcome.metrics)?.as_bytes(),
     )
     .with_context(|| format!("writing {}", metrics_path.display()))?;
-    crate::demo_report::write(&outcome, &summary, &args.out)?;
+    crate::demo_report::write(&outcome, &summary, &heatmap, &args.out)?;
     println!(
         "held-out test AUC [95% CI] on {} patients:",
         outcome.split.test.len()

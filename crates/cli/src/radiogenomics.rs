@@ -113,36 +113,44 @@ fn read_features(path: &Path, args: &RadiogenomicsArgs) -> Result<FeatureTable> 
     Ok((ids, sites, features))
 }
 
-pub fn run(args: &RadiogenomicsArgs) -> Result<()> {
-    if !(args.fdr > 0.0 && args.fdr < 1.0) {
-        bail!("--fdr must be between 0 and 1");
-    }
-    let (ids, sites, features) = read_features(&args.features, args)?;
-    let expression = read_expression_table_with(
-        &args.expression,
+/// The tests of one cohort, ready to write.
+pub(crate) struct Analysis {
+    pub cases: usize,
+    pub features: usize,
+    pub genes: usize,
+    pub method: Method,
+    pub site_adjusted: bool,
+    pub table: Vec<Association>,
+}
+
+/// Every feature against every gene of `expression`, over the cases of `ids` that have a
+/// profile (`features` in `ids` order; `sites` adjusts for site when given).
+pub(crate) fn analyse(
+    ids: &[String],
+    sites: Option<&[String]>,
+    features: Vec<Variable>,
+    expression: &Path,
+    method: Method,
+    feature_source: &str,
+) -> Result<Analysis> {
+    let table = read_expression_table_with(
+        expression,
         &OmicsOptions {
             orientation: None,
-            known_samples: Some(ids.clone()),
+            known_samples: Some(ids.to_vec()),
         },
     )
-    .with_context(|| format!("reading {}", args.expression.display()))?;
+    .with_context(|| format!("reading {}", expression.display()))?;
     // Cases in both tables, in the feature table's order.
     let rows: Vec<(usize, usize)> = ids
         .iter()
         .enumerate()
-        .filter_map(|(i, id)| {
-            expression
-                .samples
-                .iter()
-                .position(|s| s == id)
-                .map(|s| (i, s))
-        })
+        .filter_map(|(i, id)| table.samples.iter().position(|s| s == id).map(|s| (i, s)))
         .collect();
     if rows.len() < 5 {
         bail!(
-            "{} and {} share {} cases; at least 5 are needed",
-            args.features.display(),
-            args.expression.display(),
+            "{feature_source} and {} share {} cases; at least 5 are needed",
+            expression.display(),
             rows.len()
         );
     }
@@ -150,8 +158,8 @@ pub fn run(args: &RadiogenomicsArgs) -> Result<()> {
         .into_iter()
         .map(|f| Variable::new(f.name, rows.iter().map(|&(i, _)| f.values[i]).collect()))
         .collect();
-    let n_genes = expression.genes.len();
-    let genes: Vec<Variable> = expression
+    let n_genes = table.genes.len();
+    let genes: Vec<Variable> = table
         .genes
         .iter()
         .enumerate()
@@ -159,94 +167,205 @@ pub fn run(args: &RadiogenomicsArgs) -> Result<()> {
             Variable::new(
                 name.clone(),
                 rows.iter()
-                    .map(|&(_, s)| expression.values[s * n_genes + g])
+                    .map(|&(_, s)| table.values[s * n_genes + g])
                     .collect(),
             )
         })
         .collect();
-    let site_index: Option<Vec<usize>> = sites.as_ref().map(|s| {
+    let site_index: Option<Vec<usize>> = sites.map(|s| {
         let distinct: BTreeSet<&String> = rows.iter().map(|&(i, _)| &s[i]).collect();
         let distinct: Vec<&String> = distinct.into_iter().collect();
         rows.iter()
             .map(|&(i, _)| distinct.iter().position(|d| **d == s[i]).unwrap_or(0))
             .collect()
     });
+    let tests = associate(&features, &genes, site_index.as_deref(), method)?;
+    Ok(Analysis {
+        cases: rows.len(),
+        features: features.len(),
+        genes: genes.len(),
+        method,
+        site_adjusted: site_index.is_some(),
+        table: tests,
+    })
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Spearman => "Spearman",
+        Method::Pearson => "Pearson",
+    }
+}
+
+/// Writes associations.csv, radiogenomics.json and heatmap.svg into `out`; returns the summary
+/// and the heatmap.
+pub(crate) fn write_outputs(
+    a: &Analysis,
+    out: &Path,
+    fdr: f64,
+) -> Result<(serde_json::Value, String)> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["feature", "gene", "n", "r", "df", "p", "q"])?;
+    for x in &a.table {
+        w.write_record([
+            x.feature.clone(),
+            x.gene.clone(),
+            x.n.to_string(),
+            x.r.to_string(),
+            x.df.to_string(),
+            x.p.to_string(),
+            x.q.to_string(),
+        ])?;
+    }
+    write(&out.join("associations.csv"), &w.into_inner()?)?;
+    let significant: Vec<&Association> = a.table.iter().filter(|x| x.q <= fdr).collect();
+    // Each gene's strongest feature (smallest p), for the genes with a significant pair.
+    let mut best: BTreeMap<&str, &Association> = BTreeMap::new();
+    for x in &significant {
+        best.entry(x.gene.as_str()).or_insert(x);
+    }
+    let summary = serde_json::json!({
+        "method": a.method,
+        "site_adjusted": a.site_adjusted,
+        "cases": a.cases,
+        "features": a.features,
+        "genes": a.genes,
+        "tests": a.table.len(),
+        "fdr": fdr,
+        "significant": significant.len(),
+        "genes_with_a_significant_feature": best.values().collect::<Vec<_>>(),
+        "top": a.table.iter().take(25).collect::<Vec<_>>(),
+    });
+    write(
+        &out.join("radiogenomics.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    let svg = heatmap(&a.table, a.method);
+    write(&out.join("heatmap.svg"), svg.as_bytes())?;
+    Ok((summary, svg))
+}
+
+pub fn run(args: &RadiogenomicsArgs) -> Result<()> {
+    if !(args.fdr > 0.0 && args.fdr < 1.0) {
+        bail!("--fdr must be between 0 and 1");
+    }
+    let (ids, sites, features) = read_features(&args.features, args)?;
     let method = match args.method {
         MethodArg::Spearman => Method::Spearman,
         MethodArg::Pearson => Method::Pearson,
     };
-    let table = associate(&features, &genes, site_index.as_deref(), method)?;
-
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["feature", "gene", "n", "r", "df", "p", "q"])?;
-    for a in &table {
-        w.write_record([
-            a.feature.clone(),
-            a.gene.clone(),
-            a.n.to_string(),
-            a.r.to_string(),
-            a.df.to_string(),
-            a.p.to_string(),
-            a.q.to_string(),
-        ])?;
-    }
-    write(&args.out.join("associations.csv"), &w.into_inner()?)?;
-
-    let significant: Vec<&Association> = table.iter().filter(|a| a.q <= args.fdr).collect();
-    // Each gene's strongest feature (smallest p), for the genes with a significant pair.
-    let mut best: BTreeMap<&str, &Association> = BTreeMap::new();
-    for a in &significant {
-        best.entry(a.gene.as_str()).or_insert(a);
-    }
-    let summary = serde_json::json!({
-        "method": method,
-        "site_adjusted": site_index.is_some(),
-        "cases": rows.len(),
-        "features": features.len(),
-        "genes": genes.len(),
-        "tests": table.len(),
-        "fdr": args.fdr,
-        "significant": significant.len(),
-        "genes_with_a_significant_feature": best.values().collect::<Vec<_>>(),
-        "top": table.iter().take(25).collect::<Vec<_>>(),
-    });
-    write(
-        &args.out.join("radiogenomics.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    let a = analyse(
+        &ids,
+        sites.as_deref(),
+        features,
+        &args.expression,
+        method,
+        &args.features.display().to_string(),
     )?;
-    write(
-        &args.out.join("heatmap.svg"),
-        heatmap(&table, method).as_bytes(),
-    )?;
+    let (summary, _) = write_outputs(&a, &args.out, args.fdr)?;
+    let best = summary["genes_with_a_significant_feature"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     println!(
         "{} cases, {} features x {} genes = {} tests ({}, {}); {} pairs at FDR {}: {} genes. Wrote {}",
-        rows.len(),
-        features.len(),
-        genes.len(),
-        table.len(),
-        match method {
-            Method::Spearman => "Spearman",
-            Method::Pearson => "Pearson",
-        },
-        if site_index.is_some() {
+        a.cases,
+        a.features,
+        a.genes,
+        a.table.len(),
+        method_name(method),
+        if a.site_adjusted {
             "site-adjusted"
         } else {
             "not adjusted for site"
         },
-        significant.len(),
+        summary["significant"],
         args.fdr,
         best.len(),
         args.out.display()
     );
-    for (gene, a) in &best {
+    for x in &best {
         println!(
-            "  {gene:<10} {:<32} r {:+.3}  q {:.2e}",
-            a.feature, a.r, a.q
+            "  {:<10} {:<32} r {:+.3}  q {:.2e}",
+            x["gene"].as_str().unwrap_or(""),
+            x["feature"].as_str().unwrap_or(""),
+            x["r"].as_f64().unwrap_or(f64::NAN),
+            x["q"].as_f64().unwrap_or(f64::NAN)
         );
     }
     Ok(())
+}
+
+/// The demo's radiogenomics: PyRadiomics-preset features of every case of the sample cohort
+/// against its expression table (site-adjusted Spearman, FDR 0.05), written to `out` and
+/// scored against the generator's gene links (`oncolens_synth::omics::LINKS`).
+pub(crate) fn on_sample_cohort(cohort: &Path, out: &Path) -> Result<(serde_json::Value, String)> {
+    const FDR: f64 = 0.05;
+    let rows = crate::radiomics::cohort_features(cohort, false)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.case_id.clone()).collect();
+    let sites: Vec<String> = rows.iter().map(|r| r.site.clone()).collect();
+    let names: Vec<String> = rows
+        .first()
+        .map(|r| r.features.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let features: Vec<Variable> = names
+        .iter()
+        .map(|name| {
+            let values = rows
+                .iter()
+                .map(|r| {
+                    r.features
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map_or(f64::NAN, |(_, v)| *v)
+                })
+                .collect();
+            Variable::new(name.clone(), values)
+        })
+        .collect();
+    let a = analyse(
+        &ids,
+        Some(&sites),
+        features,
+        &cohort.join("omics/expression.tsv"),
+        Method::Spearman,
+        &cohort.display().to_string(),
+    )?;
+    let (mut summary, svg) = write_outputs(&a, out, FDR)?;
+    let links = oncolens_synth::omics::LINKS;
+    let significant: Vec<&Association> = a.table.iter().filter(|x| x.q <= FDR).collect();
+    let per_gene: Vec<serde_json::Value> = links
+        .iter()
+        .map(|l| {
+            let best = significant.iter().find(|x| x.gene == l.gene);
+            serde_json::json!({
+                "gene": l.gene,
+                "factor": l.factor,
+                "loading": l.loading,
+                "strongest_feature": best.map(|x| &x.feature),
+                "r": best.map(|x| x.r),
+                "q": best.map(|x| x.q),
+            })
+        })
+        .collect();
+    let is_linked = |g: &str| links.iter().any(|l| l.gene == g);
+    let false_pairs = significant.iter().filter(|x| !is_linked(&x.gene)).count();
+    let unlinked: BTreeSet<&str> = significant
+        .iter()
+        .filter(|x| !is_linked(&x.gene))
+        .map(|x| x.gene.as_str())
+        .collect();
+    summary["against_generator"] = serde_json::json!({
+        "linked_genes": links.len(),
+        "linked_genes_found": per_gene.iter().filter(|g| !g["strongest_feature"].is_null()).count(),
+        "significant_pairs": significant.len(),
+        "pairs_with_an_unlinked_gene": false_pairs,
+        "false_share": if significant.is_empty() { 0.0 } else { false_pairs as f64 / significant.len() as f64 },
+        "unlinked_genes_significant": unlinked,
+        "per_linked_gene": per_gene,
+    });
+    Ok((summary, svg))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -283,10 +402,7 @@ fn heatmap(table: &[Association], method: Method) -> String {
     heatmap_table(&HeatmapTable {
         title: format!(
             "{} correlation, strongest gene-feature pairs",
-            match method {
-                Method::Spearman => "Spearman",
-                Method::Pearson => "Pearson",
-            }
+            method_name(method)
         ),
         row_labels: genes.iter().map(|s| (*s).to_owned()).collect(),
         col_labels: features.iter().map(|s| (*s).to_owned()).collect(),

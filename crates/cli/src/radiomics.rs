@@ -222,8 +222,8 @@ fn format_value(v: f64) -> String {
 
 /// One row of the cohort table.
 pub(crate) struct Row {
-    case_id: String,
-    site: String,
+    pub(crate) case_id: String,
+    pub(crate) site: String,
     label: Option<u8>,
     clinical: BTreeMap<String, String>,
     pub(crate) features: Vec<(String, f64)>,

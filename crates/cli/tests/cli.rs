@@ -253,6 +253,13 @@ fn demo_runs_end_to_end_at_tiny_size() {
     );
     assert!(!metrics["per_site"].as_object().unwrap().is_empty());
     assert_eq!(metrics["leave_one_site_out"].as_object().unwrap().len(), 2);
+    // Radiogenomics ran on the cohort and was scored against the generator's 9 gene links.
+    assert_eq!(
+        metrics["radiogenomics"]["against_generator"]["linked_genes"], 9,
+        "{}",
+        metrics["radiogenomics"]
+    );
+    assert!(out.join("radiogenomics/associations.csv").is_file());
     // Late fusion: non-negative weights, an exact per-modality decomposition summing to one,
     // and pooled out-of-site predictions for every patient.
     let weights = metrics["late_fusion"]["weights"].as_object().unwrap();
