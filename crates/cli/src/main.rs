@@ -10,6 +10,7 @@ mod federate;
 mod harmonize;
 mod import;
 mod learn;
+mod logistic;
 mod progress;
 mod radiogenomics;
 mod radiomics;
@@ -84,6 +85,10 @@ enum Command {
     /// expression table (site-adjusted Spearman or Pearson, Benjamini-Hochberg FDR): CSV,
     /// JSON and a heatmap.
     Radiogenomics(radiogenomics::RadiogenomicsArgs),
+    /// Logistic regression of a binary outcome on a patient table, or exactly across data
+    /// stations without moving rows: odds ratios, Wald and likelihood-ratio tests; equal to
+    /// statsmodels.
+    Logistic(logistic::LogisticArgs),
 }
 
 #[derive(clap::Args)]
@@ -278,6 +283,7 @@ fn main() -> ExitCode {
         Command::Station(args) => station::run(args),
         Command::Survival(args) => survival::run(args),
         Command::Radiogenomics(args) => radiogenomics::run(args),
+        Command::Logistic(args) => logistic::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,6 +51,8 @@ fn help_lists_every_command() {
         "explain-global",
         "station",
         "survival",
+        "logistic",
+        "radiogenomics",
     ] {
         assert!(stdout(&o).contains(cmd), "--help does not mention {cmd}");
     }
@@ -1124,7 +1126,12 @@ fn survival_across_two_served_stations_equals_the_pooled_stratified_fit() {
         for (i, id) in ids.iter().enumerate() {
             let size = 2.0 + ((i * 7 + k * 3) % 11) as f64;
             let days = 100 + ((i * 37 + k * 11) % 50) * 20 + (200.0 / size) as usize * 5;
-            let status = if (i + k) % 3 == 0 { "censored" } else { "dead" };
+            // Larger tumours die more often (a non-zero logistic effect of size).
+            let status = if size + (i % 5) as f64 > 8.0 {
+                "dead"
+            } else {
+                "censored"
+            };
             csv.push_str(&format!("{id},{status},{days},{size}\n"));
             pooled.push_str(&format!(
                 "{name},{days},{},{size}\n",
@@ -1210,10 +1217,47 @@ fn survival_across_two_served_stations_equals_the_pooled_stratified_fit() {
         assert!((a - b).abs() <= 1e-9 * b.abs(), "{key}: {a} vs {b}");
     }
     assert_eq!(f["fit"]["concordance"], l["fit"]["concordance"]);
+
+    // The same stations fit a logistic regression of the event flag, exactly.
+    let federated = oncolens(&[
+        "logistic",
+        "--stations",
+        &urls.join(","),
+        "--outcome",
+        "event",
+        "--covariates",
+        "outcome_pathologic_size",
+        "--json",
+    ]);
+    assert!(federated.status.success(), "{}", stderr(&federated));
+    let local = oncolens(&[
+        "logistic",
+        "--table",
+        table.to_str().unwrap(),
+        "--outcome",
+        "event",
+        "--covariates",
+        "size",
+        "--json",
+    ]);
+    assert!(local.status.success(), "{}", stderr(&local));
+    let f: serde_json::Value = serde_json::from_str(&stdout(&federated)).unwrap();
+    let l: serde_json::Value = serde_json::from_str(&stdout(&local)).unwrap();
+    assert_eq!(f["fit"]["patients"], 60);
+    for k in 0..2 {
+        let (a, b) = (
+            f["fit"]["coefficients"][k]["coef"].as_f64().unwrap(),
+            l["fit"]["coefficients"][k]["coef"].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs(),
+            "logistic coef {k}: {a} vs {b}"
+        );
+    }
     // No patient row left the stations: the audit logs hold only the jobs.
     drop(served);
     let log = std::fs::read_to_string(dir.path().join("east.jsonl")).unwrap();
-    assert!(log.contains("cox_terms"));
+    assert!(log.contains("cox_terms") && log.contains("logistic_terms"));
 }
 
 #[test]
@@ -1358,6 +1402,66 @@ fn radiogenomics_tests_every_feature_against_every_gene() {
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("no site column `hospital`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn logistic_fits_a_table_like_statsmodels_and_names_a_bad_cell() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let table = fixtures.join("survival/synthetic.csv");
+    let o = oncolens(&[
+        "logistic",
+        "--table",
+        table.to_str().unwrap(),
+        "--outcome",
+        "event",
+        "--covariates",
+        "age,size_cm,stage_high",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("glm/statsmodels_synthetic.json")).unwrap(),
+    )
+    .unwrap();
+    for k in 0..4 {
+        let (a, b) = (
+            v["fit"]["coefficients"][k]["coef"].as_f64().unwrap(),
+            want["coef"][k].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() <= 1e-8 * b.abs(), "{a} vs {b}");
+    }
+    // A site as a category: one indicator per site but the first.
+    let o = oncolens(&[
+        "logistic",
+        "--table",
+        table.to_str().unwrap(),
+        "--outcome",
+        "site",
+        "--positive",
+        "site_b",
+        "--covariates",
+        "age",
+        "--csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 3);
+    // An outcome that is not binary is named with its row and column.
+    let o = oncolens(&[
+        "logistic",
+        "--table",
+        table.to_str().unwrap(),
+        "--outcome",
+        "site",
+        "--covariates",
+        "age",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("row 1, column `site`") && stderr(&o).contains("--positive"),
         "{}",
         stderr(&o)
     );

@@ -8,6 +8,7 @@
 
 pub mod case;
 pub mod clinical;
+pub mod design;
 pub mod error;
 pub mod fs;
 pub mod geometry;

@@ -8,6 +8,7 @@
 //! - [`audit`]: an append-only, hash-chained JSON-lines log of every request and its outcome;
 //! - [`data`]: the station's table, built from a cohort folder;
 //! - [`stats`]: federated statistics with the small-cell rule, and the aggregator-side pooling;
+//! - [`logistic`]: exact federated logistic regression from the stations' log-likelihood terms;
 //! - [`survival`]: exact federated Cox regression (stratified by station) from the stations'
 //!   partial-likelihood terms;
 //! - [`server`]: the [`Station`], pluggable [`Algorithm`]s, DP accounting, the HTTP API (axum);
@@ -18,6 +19,7 @@
 
 pub mod audit;
 pub mod data;
+pub mod logistic;
 pub mod policy;
 pub mod server;
 pub mod stats;
@@ -28,6 +30,9 @@ pub use audit::{
     AuditEntry, AuditError, AuditHead, AuditLog, AuditOutcome, AuditRecord, verify_audit_log,
 };
 pub use data::{ColumnKind, DataError, StationTable};
+pub use logistic::{
+    FederatedLogisticError, FederatedLogisticSpec, LogisticTermsArgs, federated_logistic,
+};
 pub use policy::{
     DpCost, OutputKind, Policy, PolicyError, PolicyRequest, PrivacyPolicy, Refusal, RefusalCode,
     Suppression,

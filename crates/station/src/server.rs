@@ -155,9 +155,9 @@ fn to_value<T: Serialize>(v: T) -> Result<Value, JobError> {
 }
 
 /// The built-in statistics: `count`, `mean`, `histogram`, `contingency`, `kaplan_meier`,
-/// `cox_terms`.
+/// `logistic_terms`, `cox_terms`.
 pub fn builtin_algorithms() -> Vec<Arc<dyn Algorithm>> {
-    let stats: [Statistic; 6] = [
+    let stats: [Statistic; 7] = [
         Statistic {
             name: "count",
             run: |ctx, a| to_value(stats::count(&ctx.table, &ctx.policy, &parse_args(a)?)?),
@@ -184,6 +184,16 @@ pub fn builtin_algorithms() -> Vec<Arc<dyn Algorithm>> {
             name: "kaplan_meier",
             run: |ctx, a| {
                 to_value(stats::kaplan_meier_inputs(
+                    &ctx.table,
+                    &ctx.policy,
+                    &parse_args(a)?,
+                )?)
+            },
+        },
+        Statistic {
+            name: "logistic_terms",
+            run: |ctx, a| {
+                to_value(crate::logistic::logistic_terms(
                     &ctx.table,
                     &ctx.policy,
                     &parse_args(a)?,
@@ -890,7 +900,7 @@ pub fn openapi_document() -> Value {
         "components": {"schemas": {
             "JobRequest": {"type": "object", "additionalProperties": false, "required": ["algorithm"], "properties": {
                 "algorithm": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
-                    "description": "count, mean, histogram, contingency, kaplan_meier, cox_terms, or an installed algorithm"},
+                    "description": "count, mean, histogram, contingency, kaplan_meier, logistic_terms, cox_terms, or an installed algorithm"},
                 "args": {"type": "object", "description": "Algorithm arguments, e.g. {\"group_by\": \"sex\", \"filter\": {\"site\": \"site_a\"}}"},
                 "request_id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
             }},

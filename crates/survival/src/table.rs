@@ -19,14 +19,7 @@ pub struct TableSpec {
     pub strata: Option<String>,
 }
 
-/// A categorical covariate's coding: one indicator column `name=level` per level but the
-/// reference (the first level in sorted order).
-#[derive(Debug, Clone, Serialize)]
-pub struct Dummies {
-    pub column: String,
-    pub reference: String,
-    pub levels: Vec<String>,
-}
+pub use oncolens_core::design::Dummies;
 
 /// What was read and what was left out.
 #[derive(Debug, Clone, Serialize)]
@@ -168,41 +161,12 @@ pub fn read_table(
         })?);
     }
     let first_cov = 2 + usize::from(strata_col.is_some());
-    let mut names = Vec::new();
-    let mut columns = Vec::new();
-    let mut categorical = Vec::new();
-    for (k, name) in spec.covariates.iter().enumerate() {
-        let values: Vec<&str> = rows.iter().map(|c| c[first_cov + k].as_str()).collect();
-        let numbers: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
-        match numbers {
-            Some(x) if !spec.categorical.contains(name) => {
-                names.push(name.clone());
-                columns.push(x);
-            }
-            _ => {
-                let mut levels: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-                levels.sort();
-                levels.dedup();
-                let Some((reference, rest)) = levels.split_first() else {
-                    continue;
-                };
-                for level in rest {
-                    names.push(format!("{name}={level}"));
-                    columns.push(
-                        values
-                            .iter()
-                            .map(|v| f64::from(u8::from(v == level)))
-                            .collect(),
-                    );
-                }
-                categorical.push(Dummies {
-                    column: name.clone(),
-                    reference: reference.clone(),
-                    levels: rest.to_vec(),
-                });
-            }
-        }
-    }
+    let cells: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|c| c[first_cov..].iter().map(String::as_str).collect())
+        .collect();
+    let (names, columns, categorical) =
+        oncolens_core::design::code_covariates(&spec.covariates, &cells, &spec.categorical);
     let data_err = |source| TableError::Data {
         path: shown.clone(),
         source,

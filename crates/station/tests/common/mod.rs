@@ -11,7 +11,7 @@ use oncolens_station::{
 };
 use serde_json::{Value, json};
 
-pub const ALL_ALGORITHMS: &str = r#"["count", "mean", "histogram", "contingency", "kaplan_meier", "cox_terms", "dp_noise", "slow", "train_round"]"#;
+pub const ALL_ALGORITHMS: &str = r#"["count", "mean", "histogram", "contingency", "kaplan_meier", "cox_terms", "logistic_terms", "dp_noise", "slow", "train_round"]"#;
 
 pub fn policy(suppression: &str, extra: &str) -> Policy {
     let text = format!(

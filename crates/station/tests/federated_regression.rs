@@ -1,6 +1,7 @@
-//! Exact federated Cox regression: three stations (one per site of
-//! `fixtures/survival/synthetic.csv`) over HTTP give the pooled fit stratified by site, which
-//! equals lifelines' `CoxPHFitter(strata=["site"])` on the same rows.
+//! Exact federated regression: three stations (one per site of
+//! `fixtures/survival/synthetic.csv`) give the pooled Cox fit stratified by site (over HTTP),
+//! which equals lifelines' `CoxPHFitter(strata=["site"])` on the same rows, and the pooled
+//! logistic fit, which equals statsmodels' `Logit`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -10,8 +11,8 @@ use std::sync::Arc;
 
 use common::{Running, policy, station};
 use oncolens_station::{
-    FederatedCoxError, FederatedCoxSpec, JobOutcome, JobRequest, Station, StationClient,
-    StationTable, federated_cox, verify_audit_log,
+    FederatedCoxError, FederatedCoxSpec, FederatedLogisticSpec, JobOutcome, JobRequest, Station,
+    StationClient, StationTable, federated_cox, federated_logistic, verify_audit_log,
 };
 use oncolens_survival::{CoxOptions, SurvivalData, fit_cox};
 use serde_json::Value;
@@ -219,4 +220,73 @@ fn a_station_with_few_events_refuses_and_the_fit_names_it() {
         "{err}"
     );
     assert!(err.to_string().contains("min_cell_size"), "{err}");
+}
+
+#[test]
+fn three_stations_fit_the_pooled_logistic_regression_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = rows();
+    let sites = ["site_a", "site_b", "site_c"].map(String::from).to_vec();
+    let stations: Vec<Station> = sites
+        .iter()
+        .map(|s| {
+            station(
+                site_table(s, &all),
+                policy("cell", ""),
+                &dir.path().join(format!("{s}.jsonl")),
+            )
+        })
+        .collect();
+    let spec = FederatedLogisticSpec {
+        outcome_column: "event".into(),
+        positive: None,
+        covariates: COVARIATES.map(String::from).to_vec(),
+        filter: Default::default(),
+    };
+    let fit = federated_logistic(&sites, &spec, |i, job| in_process(&stations[i], job)).unwrap();
+    let y: Vec<bool> = all.iter().map(|(_, v)| v[1] == 1.0).collect();
+    let columns: Vec<Vec<f64>> = (2..5)
+        .map(|k| all.iter().map(|(_, v)| v[k]).collect())
+        .collect();
+    let pooled = oncolens_glm::fit_logistic(
+        &oncolens_glm::LogisticData::new(&y, COVARIATES.map(String::from).to_vec(), columns)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (fit.patients, fit.positives),
+        (pooled.patients, pooled.positives)
+    );
+    for (f, p) in fit.coefficients.iter().zip(&pooled.coefficients) {
+        close(f.coef, p.coef, 1e-9, &format!("coef of {}", f.name));
+        close(f.se, p.se, 1e-9, &format!("se of {}", f.name));
+    }
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/glm/statsmodels_synthetic.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for (k, c) in fit.coefficients.iter().enumerate() {
+        close(
+            c.coef,
+            want["coef"][k].as_f64().unwrap(),
+            1e-8,
+            "statsmodels coef",
+        );
+        close(
+            c.se,
+            want["se"][k].as_f64().unwrap(),
+            1e-8,
+            "statsmodels se",
+        );
+    }
+    close(
+        fit.log_likelihood,
+        want["log_likelihood"].as_f64().unwrap(),
+        1e-10,
+        "statsmodels log-likelihood",
+    );
 }
