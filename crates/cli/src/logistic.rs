@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::remote_fit::{CoefficientRow, coefficient_table, left_out};
 use anyhow::{Context, Result, bail};
 use oncolens_glm::{LogisticData, LogisticFit, fit_logistic};
-use oncolens_station::{ClientIdentity, FederatedLogisticSpec, StationClient, federated_logistic};
+use oncolens_station::{FederatedLogisticSpec, federated_logistic};
 
 #[derive(clap::Args)]
 pub struct LogisticArgs {
@@ -18,18 +19,8 @@ pub struct LogisticArgs {
         conflicts_with = "stations"
     )]
     pub table: Option<PathBuf>,
-    /// Fit across data stations instead (comma-separated base URLs of `oncolens station
-    /// serve`): exact; only sums over each station's patients leave (policy must approve
-    /// `mean` and `logistic_terms`; numeric covariates only).
-    #[arg(long, value_delimiter = ',')]
-    pub stations: Vec<String>,
-    /// CA certificate (PEM) of HTTPS stations; with --cert and --key for mutual TLS.
-    #[arg(long, requires = "stations")]
-    pub ca: Option<PathBuf>,
-    #[arg(long, requires = "ca")]
-    pub cert: Option<PathBuf>,
-    #[arg(long, requires = "cert")]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: crate::remote_fit::StationsArgs,
     /// Outcome column: 1/0, true/false, yes/no, or any values with --positive.
     #[arg(long)]
     pub outcome: String,
@@ -149,33 +140,7 @@ fn federated(args: &LogisticArgs) -> Result<LogisticFit> {
     if !args.categorical.is_empty() {
         bail!("--stations: covariates must be numeric columns (no --categorical)");
     }
-    let clients: Vec<StationClient> = args
-        .stations
-        .iter()
-        .map(|url| match &args.ca {
-            Some(ca) => {
-                let identity =
-                    args.cert
-                        .clone()
-                        .zip(args.key.clone())
-                        .map(|(c, k)| ClientIdentity {
-                            cert_pem: c,
-                            key_pem: k,
-                        });
-                StationClient::with_tls(url, ca, identity.as_ref())
-                    .with_context(|| format!("station {url}"))
-            }
-            None => Ok(StationClient::new(url)),
-        })
-        .collect::<Result<_>>()?;
-    let names: Vec<String> = clients
-        .iter()
-        .zip(&args.stations)
-        .map(|(c, url)| {
-            let info = c.info().with_context(|| format!("station {url}"))?;
-            Ok(info["station"].as_str().unwrap_or(url).to_owned())
-        })
-        .collect::<Result<_>>()?;
+    let (clients, names) = args.remote.connect()?;
     let spec = FederatedLogisticSpec {
         outcome_column: args.outcome.clone(),
         positive: args.positive.clone(),
@@ -202,7 +167,7 @@ pub fn run(args: &LogisticArgs) -> Result<()> {
         None => (
             federated(args)?,
             None,
-            format!("{} stations", args.stations.len()),
+            format!("{} stations", args.remote.stations.len()),
         ),
     };
     let text = if args.json {
@@ -241,48 +206,28 @@ pub fn run(args: &LogisticArgs) -> Result<()> {
             "Logistic regression of {} on {source}: {} patients, {} positive\n",
             args.outcome, fit.patients, fit.positives
         );
-        if let Some(r) = read_report.as_ref().filter(|r| r.rows_used < r.rows) {
-            let why: Vec<String> = r
-                .rows_missing
-                .iter()
-                .map(|(c, n)| format!("{n} empty {c}"))
-                .collect();
-            let _ = writeln!(
-                s,
-                "{} of {} rows left out: {}",
-                r.rows - r.rows_used,
-                r.rows,
-                why.join(", ")
-            );
+        if let Some(line) = read_report
+            .as_ref()
+            .and_then(|r| left_out(r.rows, r.rows_used, &r.rows_missing))
+        {
+            let _ = writeln!(s, "{line}");
         }
-        let width = fit
+        let rows: Vec<CoefficientRow<'_>> = fit
             .coefficients
             .iter()
-            .map(|c| c.name.len())
-            .max()
-            .unwrap_or(9)
-            .max(9);
-        let _ = writeln!(
-            s,
-            "\n{:<width$} {:>10} {:>10} {:>21} {:>9} {:>7} {:>9}",
-            "term", "coef", "OR", "OR 95% CI", "se", "z", "p"
-        );
-        for c in &fit.coefficients {
-            let _ = writeln!(
-                s,
-                "{:<width$} {:>10.4} {:>10.4} {:>21} {:>9.4} {:>7.2} {:>9.3e}",
-                c.name,
-                c.coef,
-                c.odds_ratio,
-                format!(
-                    "[{:.3}, {:.3}]",
-                    c.odds_ratio_lower_95, c.odds_ratio_upper_95
-                ),
-                c.se,
-                c.z,
-                c.p
-            );
-        }
+            .map(|c| CoefficientRow {
+                name: &c.name,
+                coef: c.coef,
+                ratio: c.odds_ratio,
+                ratio_lower: c.odds_ratio_lower_95,
+                ratio_upper: c.odds_ratio_upper_95,
+                se: c.se,
+                z: c.z,
+                p: c.p,
+            })
+            .collect();
+        s.push('\n');
+        s.push_str(&coefficient_table("term", "OR", &rows));
         let _ = writeln!(
             s,
             "\nlog-likelihood {:.3} (null {:.3}); likelihood-ratio test {:.2} on {} df, p = {:.3e}; pseudo R² {:.3}; AIC {:.2}",
@@ -296,16 +241,6 @@ pub fn run(args: &LogisticArgs) -> Result<()> {
         );
         s
     };
-    match &args.out {
-        Some(path) => {
-            if path.exists() {
-                bail!("{}: exists; choose a new output file", path.display());
-            }
-            oncolens_core::fs::write_atomic(path, text.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => print!("{text}"),
-    }
+    crate::remote_fit::emit(args.out.as_deref(), &text)?;
     Ok(())
 }

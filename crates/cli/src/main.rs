@@ -15,6 +15,7 @@ mod progress;
 mod radiogenomics;
 mod radiomics;
 mod radiomics_region;
+mod remote_fit;
 mod station;
 mod survival;
 

@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::remote_fit::{CoefficientRow, coefficient_table, left_out};
 use anyhow::{Context, Result, bail};
-use oncolens_station::{ClientIdentity, FederatedCoxSpec, StationClient, federated_cox};
+use oncolens_station::{FederatedCoxSpec, federated_cox};
 use oncolens_survival::{CoxFit, CoxOptions, TableReport, TableSpec, Ties, fit_cox, read_table};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -23,19 +24,8 @@ pub struct SurvivalArgs {
         conflicts_with = "stations"
     )]
     pub table: Option<PathBuf>,
-    /// Fit across data stations instead (comma-separated base URLs of `oncolens station
-    /// serve`): exact, stratified by station; only sums over each station's patients leave
-    /// (policy must approve `mean` and `cox_terms`; numeric covariates only).
-    #[arg(long, value_delimiter = ',')]
-    pub stations: Vec<String>,
-    /// CA certificate (PEM) the stations' certificates must chain to (HTTPS stations).
-    #[arg(long, requires = "stations")]
-    pub ca: Option<PathBuf>,
-    /// This aggregator's certificate and key (PEM) for mutual TLS.
-    #[arg(long, requires = "ca")]
-    pub cert: Option<PathBuf>,
-    #[arg(long, requires = "cert")]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: crate::remote_fit::StationsArgs,
     /// Follow-up time column (any unit; the hazard ratios do not depend on it).
     #[arg(long)]
     pub time: String,
@@ -99,7 +89,11 @@ pub fn run(args: &SurvivalArgs) -> Result<()> {
                 );
             }
             let fit = federated(args, &options)?;
-            (fit, None, format!("{} stations", args.stations.len()))
+            (
+                fit,
+                None,
+                format!("{} stations", args.remote.stations.len()),
+            )
         }
     };
     let text = if args.json {
@@ -109,49 +103,13 @@ pub fn run(args: &SurvivalArgs) -> Result<()> {
     } else {
         summary(&fit, table.as_ref(), &source)
     };
-    match &args.out {
-        Some(path) => {
-            if path.exists() {
-                bail!("{}: exists; choose a new output file", path.display());
-            }
-            oncolens_core::fs::write_atomic(path, text.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => print!("{text}"),
-    }
+    crate::remote_fit::emit(args.out.as_deref(), &text)?;
     Ok(())
 }
 
 /// The exact federated fit: Newton steps on the stations' summed `cox_terms` answers.
 fn federated(args: &SurvivalArgs, options: &CoxOptions) -> Result<CoxFit> {
-    let clients: Vec<StationClient> = args
-        .stations
-        .iter()
-        .map(|url| match &args.ca {
-            Some(ca) => {
-                let identity = match (&args.cert, &args.key) {
-                    (Some(cert), Some(key)) => Some(ClientIdentity {
-                        cert_pem: cert.clone(),
-                        key_pem: key.clone(),
-                    }),
-                    _ => None,
-                };
-                StationClient::with_tls(url, ca, identity.as_ref())
-                    .with_context(|| format!("station {url}"))
-            }
-            None => Ok(StationClient::new(url)),
-        })
-        .collect::<Result<_>>()?;
-    // Each station's own name, for messages and the strata of the report.
-    let names: Vec<String> = clients
-        .iter()
-        .zip(&args.stations)
-        .map(|(c, url)| {
-            let info = c.info().with_context(|| format!("station {url}"))?;
-            Ok(info["station"].as_str().unwrap_or(url).to_owned())
-        })
-        .collect::<Result<_>>()?;
+    let (clients, names) = args.remote.connect()?;
     let spec = FederatedCoxSpec {
         time_column: args.time.clone(),
         event_column: args.event.clone(),
@@ -224,52 +182,29 @@ fn summary(fit: &CoxFit, table: Option<&TableReport>, source: &str) -> String {
         }
     );
     let _ = write!(s, "{} patients, {} events", fit.patients, fit.events);
-    if let Some(table) = table.filter(|t| t.rows_used < t.rows) {
-        let why: Vec<String> = table
-            .rows_missing
-            .iter()
-            .map(|(c, n)| format!("{n} empty {c}"))
-            .collect();
-        let _ = write!(
-            s,
-            " ({} of {} rows left out: {})",
-            table.rows - table.rows_used,
-            table.rows,
-            why.join(", ")
-        );
+    if let Some(line) = table.and_then(|t| left_out(t.rows, t.rows_used, &t.rows_missing)) {
+        let _ = write!(s, " ({line})");
     }
     s.push('\n');
     for d in table.iter().flat_map(|t| &t.categorical) {
         let _ = writeln!(s, "{}: reference level `{}`", d.column, d.reference);
     }
-    let width = fit
+    let rows: Vec<CoefficientRow<'_>> = fit
         .covariates
         .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(9)
-        .max(9);
-    let _ = writeln!(
-        s,
-        "\n{:<width$} {:>10} {:>10} {:>21} {:>9} {:>7} {:>9}",
-        "covariate", "coef", "HR", "HR 95% CI", "se", "z", "p"
-    );
-    for c in &fit.covariates {
-        let _ = writeln!(
-            s,
-            "{:<width$} {:>10.4} {:>10.4} {:>21} {:>9.4} {:>7.2} {:>9.3e}",
-            c.name,
-            c.coef,
-            c.hazard_ratio,
-            format!(
-                "[{:.3}, {:.3}]",
-                c.hazard_ratio_lower_95, c.hazard_ratio_upper_95
-            ),
-            c.se,
-            c.z,
-            c.p
-        );
-    }
+        .map(|c| CoefficientRow {
+            name: &c.name,
+            coef: c.coef,
+            ratio: c.hazard_ratio,
+            ratio_lower: c.hazard_ratio_lower_95,
+            ratio_upper: c.hazard_ratio_upper_95,
+            se: c.se,
+            z: c.z,
+            p: c.p,
+        })
+        .collect();
+    s.push('\n');
+    s.push_str(&coefficient_table("covariate", "HR", &rows));
     let lr = &fit.likelihood_ratio;
     let _ = writeln!(
         s,

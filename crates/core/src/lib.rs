@@ -14,6 +14,7 @@ pub mod fs;
 pub mod geometry;
 pub mod label;
 pub mod linalg;
+pub mod newton;
 pub mod volume;
 
 pub use case::{Case, CaseLabel, Cohort, CohortEntry, Modality, OmicsProfile, ReportText, SiteId};

@@ -21,6 +21,7 @@
 //! ```
 
 use oncolens_core::linalg::solve;
+use oncolens_core::newton::{self, LikelihoodTerms, NewtonError, NewtonOptions};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 use thiserror::Error;
@@ -116,49 +117,12 @@ impl LogisticData {
     }
 }
 
-/// Centre and scale of the covariates (the fitted patients' mean and sample standard
-/// deviation, or the pooled ones of a federated fit).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Standardisation {
-    pub centre: Vec<f64>,
-    pub scale: Vec<f64>,
-}
+pub use oncolens_core::newton::Standardisation;
 
-impl Standardisation {
-    pub fn of(data: &LogisticData) -> Self {
-        let n = data.len() as f64;
-        let (centre, scale) = data
-            .columns
-            .iter()
-            .map(|c| {
-                let m = c.iter().sum::<f64>() / n;
-                let var = c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
-                (m, var.sqrt())
-            })
-            .unzip();
-        Self { centre, scale }
-    }
-
-    fn check(&self, d: usize) -> Result<(), GlmError> {
-        if self.centre.len() != d || self.scale.len() != d {
-            return Err(GlmError::Length {
-                what: "covariates, centre and scale".into(),
-                lengths: vec![d, self.centre.len(), self.scale.len()],
-            });
-        }
-        if self
-            .centre
-            .iter()
-            .chain(&self.scale)
-            .any(|v| !v.is_finite())
-            || self.scale.iter().any(|&s| s <= 0.0)
-        {
-            return Err(GlmError::Option(
-                "centre and scale must be finite, and scale > 0".into(),
-            ));
-        }
-        Ok(())
-    }
+fn check(standardisation: &Standardisation, d: usize) -> Result<(), GlmError> {
+    standardisation
+        .problem(d)
+        .map_or(Ok(()), |p| Err(GlmError::Option(p)))
 }
 
 /// Log-likelihood, gradient and information at standardised coefficients
@@ -171,6 +135,18 @@ pub struct LogisticTerms {
     pub gradient: Vec<f64>,
     /// Row-major `(d + 1) × (d + 1)`.
     pub information: Vec<f64>,
+}
+
+impl LikelihoodTerms for LogisticTerms {
+    fn log_likelihood(&self) -> f64 {
+        self.log_likelihood
+    }
+    fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+    fn information(&self) -> &[f64] {
+        &self.information
+    }
 }
 
 impl LogisticTerms {
@@ -223,7 +199,7 @@ pub fn logistic_terms(
     beta: &[f64],
 ) -> Result<LogisticTerms, GlmError> {
     let d = data.names.len();
-    standardisation.check(d)?;
+    check(standardisation, d)?;
     if beta.len() != d + 1 || beta.iter().any(|b| !b.is_finite()) {
         return Err(GlmError::Option(format!(
             "beta must hold {} finite numbers (intercept first)",
@@ -256,8 +232,6 @@ pub fn logistic_terms(
 
 /// Largest standardised coefficient taken as an estimate (e^15 per standard deviation).
 const SEPARATION: f64 = 15.0;
-const MAX_ITERATIONS: usize = 100;
-const TOLERANCE: f64 = 1e-10;
 
 /// Where Newton-Raphson ended.
 #[derive(Debug, Clone)]
@@ -275,62 +249,41 @@ pub fn maximise<E: From<GlmError>>(
     mut evaluate: impl FnMut(&[f64]) -> Result<LogisticTerms, E>,
 ) -> Result<Maximum, E> {
     let k = names.len() + 1;
-    let mut beta = vec![0.0; k];
-    let mut terms = evaluate(&beta)?;
-    if terms.gradient.len() != k {
+    let start = evaluate(&vec![0.0; k])?;
+    if start.gradient.len() != k {
         return Err(GlmError::Length {
             what: "coefficients and the terms evaluated".into(),
-            lengths: vec![k, terms.gradient.len()],
+            lengths: vec![k, start.gradient.len()],
         }
         .into());
     }
-    if terms.positives == 0 || terms.positives == terms.patients {
+    if start.positives == 0 || start.positives == start.patients {
         return Err(GlmError::OneClass {
-            positives: terms.positives as usize,
-            patients: terms.patients as usize,
+            positives: start.positives as usize,
+            patients: start.patients as usize,
         }
         .into());
     }
-    let mut iterations = 0;
-    loop {
-        if iterations == MAX_ITERATIONS {
-            return Err(GlmError::NotConverged { iterations }.into());
-        }
-        iterations += 1;
-        let step = solve(terms.information.clone(), terms.gradient.clone(), k).ok_or(
-            GlmError::Singular {
-                iteration: iterations,
-            },
-        )?;
-        let mut size = 1.0;
-        let (next_beta, next) = loop {
-            let candidate: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + size * s).collect();
-            let t = evaluate(&candidate)?;
-            let ll = t.log_likelihood;
-            if ll.is_finite() && ll >= terms.log_likelihood - 1e-12 * terms.log_likelihood.abs()
-                || size < 1e-6
-            {
-                break (candidate, t);
+    let r =
+        newton::maximise(vec![0.0; k], start, NewtonOptions::default(), evaluate).map_err(|e| {
+            match e {
+                NewtonError::Evaluate(e) => e,
+                NewtonError::Singular { iteration } => GlmError::Singular { iteration }.into(),
+                NewtonError::NotConverged { iterations } => {
+                    GlmError::NotConverged { iterations }.into()
+                }
             }
-            size /= 2.0;
-        };
-        let moved = step.iter().fold(0.0f64, |m, s| m.max((size * s).abs()));
-        beta = next_beta;
-        terms = next;
-        if moved < TOLERANCE {
-            break;
-        }
-    }
-    if let Some(j) = (1..k).find(|&j| beta[j].abs() > SEPARATION) {
+        })?;
+    if let Some(j) = (1..k).find(|&j| r.beta[j].abs() > SEPARATION) {
         return Err(GlmError::Separation {
             covariate: names[j - 1].clone(),
         }
         .into());
     }
     Ok(Maximum {
-        beta,
-        terms,
-        iterations,
+        beta: r.beta,
+        terms: r.terms,
+        iterations: r.iterations,
     })
 }
 
@@ -379,7 +332,7 @@ pub fn summarise(
     standardisation: &Standardisation,
 ) -> Result<LogisticFit, GlmError> {
     let d = names.len();
-    standardisation.check(d)?;
+    check(standardisation, d)?;
     let k = d + 1;
     // a = T b: intercept a0 = b0 - Σ b_j c_j / s_j, slopes a_j = b_j / s_j.
     let mut transform = vec![vec![0.0; k]; k];
@@ -469,7 +422,7 @@ pub fn fit_logistic(data: &LogisticData) -> Result<LogisticFit, GlmError> {
             });
         }
     }
-    let standardisation = Standardisation::of(data);
+    let standardisation = Standardisation::of_columns(&data.columns);
     let max = maximise::<GlmError>(&data.names, |beta| {
         logistic_terms(data, &standardisation, beta)
     })?;

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod data;
 pub mod logistic;
 pub mod policy;
+pub mod regression;
 pub mod server;
 pub mod stats;
 pub mod survival;
@@ -37,6 +38,7 @@ pub use policy::{
     DpCost, OutputKind, Policy, PolicyError, PolicyRequest, PrivacyPolicy, Refusal, RefusalCode,
     Suppression,
 };
+pub use regression::StationFailure;
 pub use server::{
     Accountant, Algorithm, JobContext, JobError, JobOutcome, JobRequest, JobResult,
     LinearAccountant, PeerInfo, Station, StationError, builtin_algorithms, openapi_document,

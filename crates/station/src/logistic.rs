@@ -8,7 +8,6 @@
 //! it refuses. Aggregator side: [`federated_logistic`].
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use oncolens_glm::{
     GlmError, LogisticData, LogisticFit, LogisticTerms, Standardisation,
@@ -17,8 +16,9 @@ use oncolens_glm::{
 
 use crate::data::StationTable;
 use crate::policy::{Policy, Refusal, RefusalCode};
+use crate::regression::{StationFailure, ask, pooled_standardisation};
 use crate::server::{JobOutcome, JobRequest};
-use crate::stats::{Filter, MeanArgs, MeanResult, StatsError, pool_means, select_rows};
+use crate::stats::{Filter, StatsError, select_rows};
 
 /// Most covariates a `logistic_terms` request may name.
 pub const MAX_LOGISTIC_COVARIATES: usize = 20;
@@ -139,14 +139,8 @@ pub fn logistic_terms(
 /// Why a federated logistic fit stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum FederatedLogisticError {
-    #[error("station {station}: {message}")]
-    Station { station: String, message: String },
-    #[error("station {station} refused: {refusal}")]
-    Refused { station: String, refusal: Refusal },
-    #[error(
-        "covariate {0}: a station's count was suppressed, so the pooled standardisation is unknown"
-    )]
-    Suppressed(String),
+    #[error(transparent)]
+    Station(#[from] StationFailure),
     #[error(transparent)]
     Fit(#[from] GlmError),
 }
@@ -167,61 +161,14 @@ pub fn federated_logistic<E: std::fmt::Display>(
     spec: &FederatedLogisticSpec,
     mut submit: impl FnMut(usize, &JobRequest) -> Result<JobOutcome, E>,
 ) -> Result<LogisticFit, FederatedLogisticError> {
-    let mut ask =
-        |i: usize, algorithm: &str, args: Value| -> Result<Value, FederatedLogisticError> {
-            let job = JobRequest {
-                algorithm: algorithm.into(),
-                args,
-                request_id: None,
-            };
-            match submit(i, &job) {
-                Ok(JobOutcome::Completed(r)) => Ok(r.result),
-                Ok(JobOutcome::Refused(refusal)) => Err(FederatedLogisticError::Refused {
-                    station: stations[i].clone(),
-                    refusal,
-                }),
-                Err(e) => Err(FederatedLogisticError::Station {
-                    station: stations[i].clone(),
-                    message: e.to_string(),
-                }),
+    let (centre, scale) =
+        match pooled_standardisation(stations, &spec.covariates, &spec.filter, &mut submit) {
+            Err(StationFailure::Constant(column)) => {
+                return Err(GlmError::Constant { column }.into());
             }
+            other => other?,
         };
-    let undecodable =
-        |i: usize, what: &str, e: serde_json::Error| FederatedLogisticError::Station {
-            station: stations[i].clone(),
-            message: format!("cannot read its {what} answer: {e}"),
-        };
-    let mut standardisation = Standardisation {
-        centre: Vec::new(),
-        scale: Vec::new(),
-    };
-    for name in &spec.covariates {
-        let mut answers = Vec::new();
-        for i in 0..stations.len() {
-            let args = MeanArgs {
-                column: name.clone(),
-                filter: spec.filter.clone(),
-            };
-            let v = ask(i, "mean", serde_json::to_value(args).unwrap_or_default())?;
-            answers.push(
-                serde_json::from_value::<MeanResult>(v).map_err(|e| undecodable(i, "mean", e))?,
-            );
-        }
-        let pooled = pool_means(&answers);
-        match (pooled.mean, pooled.variance, pooled.suppressed_stations) {
-            (Some(m), Some(v), 0) if v > 0.0 => {
-                standardisation.centre.push(m);
-                standardisation.scale.push(v.sqrt());
-            }
-            (_, Some(_), 0) => {
-                return Err(GlmError::Constant {
-                    column: name.clone(),
-                }
-                .into());
-            }
-            _ => return Err(FederatedLogisticError::Suppressed(name.clone())),
-        }
-    }
+    let standardisation = Standardisation { centre, scale };
     let d = spec.covariates.len();
     let max = maximise(&spec.covariates, |beta: &[f64]| {
         let mut total = LogisticTerms::zero(d);
@@ -236,9 +183,7 @@ pub fn federated_logistic<E: std::fmt::Display>(
                 filter: spec.filter.clone(),
             })
             .unwrap_or_default();
-            let v = ask(i, "logistic_terms", args)?;
-            let t: LogisticTerms =
-                serde_json::from_value(v).map_err(|e| undecodable(i, "logistic_terms", e))?;
+            let t: LogisticTerms = ask(stations, &mut submit, i, "logistic_terms", args)?;
             total.add(&t)?;
         }
         Ok::<_, FederatedLogisticError>(total)

@@ -421,11 +421,11 @@ pub fn contingency(
 
 // ---------------------------------------------------------------- Kaplan-Meier inputs
 
-fn default_time() -> String {
+pub(crate) fn default_time() -> String {
     "time".into()
 }
 
-fn default_event() -> String {
+pub(crate) fn default_event() -> String {
     "event".into()
 }
 

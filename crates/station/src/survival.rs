@@ -17,7 +17,6 @@
 //! [`oncolens_survival::fit_cox`] does, without the baseline hazard (it would need event times).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use oncolens_survival::{
     Concordance, CoxFit, CoxOptions, CoxTerms, FitContext, Standardisation, SurvivalData,
@@ -27,19 +26,12 @@ use oncolens_survival::{
 
 use crate::data::StationTable;
 use crate::policy::{Policy, Refusal, RefusalCode};
+use crate::regression::{StationFailure, ask, pooled_standardisation};
 use crate::server::{JobOutcome, JobRequest};
-use crate::stats::{Filter, MeanArgs, MeanResult, StatsError, pool_means, select_rows};
+use crate::stats::{Filter, StatsError, default_event, default_time, select_rows};
 
 /// Most covariates a `cox_terms` request may name.
 pub const MAX_COX_COVARIATES: usize = 20;
-
-fn default_time() -> String {
-    "time".into()
-}
-
-fn default_event() -> String {
-    "event".into()
-}
 
 /// Arguments of `cox_terms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,14 +184,8 @@ pub fn cox_terms(
 /// Why a federated Cox fit stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum FederatedCoxError {
-    #[error("station {station}: {message}")]
-    Station { station: String, message: String },
-    #[error("station {station} refused: {refusal}")]
-    Refused { station: String, refusal: Refusal },
-    #[error(
-        "covariate {0}: a station's count was suppressed, so the pooled standardisation is unknown"
-    )]
-    Suppressed(String),
+    #[error(transparent)]
+    Station(#[from] StationFailure),
     #[error(transparent)]
     Fit(#[from] SurvivalError),
 }
@@ -222,65 +208,14 @@ pub fn federated_cox<E: std::fmt::Display>(
     options: &CoxOptions,
     mut submit: impl FnMut(usize, &JobRequest) -> Result<JobOutcome, E>,
 ) -> Result<CoxFit, FederatedCoxError> {
-    let mut ask = |i: usize, algorithm: &str, args: Value| -> Result<Value, FederatedCoxError> {
-        let job = JobRequest {
-            algorithm: algorithm.into(),
-            args,
-            request_id: None,
+    let (centre, scale) =
+        match pooled_standardisation(stations, &spec.covariates, &spec.filter, &mut submit) {
+            Err(StationFailure::Constant(column)) => {
+                return Err(SurvivalError::Constant { column }.into());
+            }
+            other => other?,
         };
-        match submit(i, &job) {
-            Ok(JobOutcome::Completed(r)) => Ok(r.result),
-            Ok(JobOutcome::Refused(refusal)) => Err(FederatedCoxError::Refused {
-                station: stations[i].clone(),
-                refusal,
-            }),
-            Err(e) => Err(FederatedCoxError::Station {
-                station: stations[i].clone(),
-                message: e.to_string(),
-            }),
-        }
-    };
-    let decode = |i: usize, v: Value| -> Result<CoxTermsResult, FederatedCoxError> {
-        serde_json::from_value(v).map_err(|e| FederatedCoxError::Station {
-            station: stations[i].clone(),
-            message: format!("cannot read its cox_terms answer: {e}"),
-        })
-    };
-    // Pooled standardisation from every station's n, sum and sum of squares.
-    let mut standardisation = Standardisation {
-        centre: Vec::new(),
-        scale: Vec::new(),
-    };
-    for name in &spec.covariates {
-        let mut answers = Vec::new();
-        for (i, station) in stations.iter().enumerate() {
-            let args = MeanArgs {
-                column: name.clone(),
-                filter: spec.filter.clone(),
-            };
-            let v = ask(i, "mean", serde_json::to_value(args).unwrap_or_default())?;
-            answers.push(serde_json::from_value::<MeanResult>(v).map_err(|e| {
-                FederatedCoxError::Station {
-                    station: station.clone(),
-                    message: format!("cannot read its mean answer: {e}"),
-                }
-            })?);
-        }
-        let pooled = pool_means(&answers);
-        match (pooled.mean, pooled.variance, pooled.suppressed_stations) {
-            (Some(m), Some(v), 0) if v > 0.0 => {
-                standardisation.centre.push(m);
-                standardisation.scale.push(v.sqrt());
-            }
-            (_, Some(v), 0) if v <= 0.0 => {
-                return Err(SurvivalError::Constant {
-                    column: name.clone(),
-                }
-                .into());
-            }
-            _ => return Err(FederatedCoxError::Suppressed(name.clone())),
-        }
-    }
+    let standardisation = Standardisation { centre, scale };
     let args_at = |beta: &[f64], concordance: bool| {
         serde_json::to_value(CoxTermsArgs {
             time_column: spec.time_column.clone(),
@@ -301,7 +236,8 @@ pub fn federated_cox<E: std::fmt::Display>(
         let mut total = CoxTerms::zero(d);
         let (mut patients, mut events) = (0, 0);
         for i in 0..stations.len() {
-            let r = decode(i, ask(i, "cox_terms", args_at(beta, false))?)?;
+            let r: CoxTermsResult =
+                ask(stations, &mut submit, i, "cox_terms", args_at(beta, false))?;
             total.add(&r.terms)?;
             patients += r.patients;
             events += r.events;
@@ -321,7 +257,13 @@ pub fn federated_cox<E: std::fmt::Display>(
         comparable: 0,
     };
     for i in 0..stations.len() {
-        let r = decode(i, ask(i, "cox_terms", args_at(&max.beta, true))?)?;
+        let r: CoxTermsResult = ask(
+            stations,
+            &mut submit,
+            i,
+            "cox_terms",
+            args_at(&max.beta, true),
+        )?;
         if let Some(c) = r.concordance {
             pairs.concordant += c.concordant;
             pairs.tied += c.tied;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use common::{Running, policy, station};
 use oncolens_station::{
     FederatedCoxError, FederatedCoxSpec, FederatedLogisticSpec, JobOutcome, JobRequest, Station,
-    StationClient, StationTable, federated_cox, federated_logistic, verify_audit_log,
+    StationClient, StationFailure, StationTable, federated_cox, federated_logistic,
+    verify_audit_log,
 };
 use oncolens_survival::{CoxOptions, SurvivalData, fit_cox};
 use serde_json::Value;
@@ -216,7 +217,10 @@ fn a_station_with_few_events_refuses_and_the_fit_names_it() {
     })
     .unwrap_err();
     assert!(
-        matches!(&err, FederatedCoxError::Refused { station, .. } if station == "site_c"),
+        matches!(
+            &err,
+            FederatedCoxError::Station(StationFailure::Refused { station, .. }) if station == "site_c"
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("min_cell_size"), "{err}");

@@ -6,6 +6,7 @@
 //! covariate's unit. Coefficients and their covariance are reported on the original scale.
 
 use oncolens_core::linalg::solve;
+use oncolens_core::newton::{self, LikelihoodTerms, NewtonError, NewtonOptions};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
@@ -178,62 +179,36 @@ impl CoxTerms {
     }
 }
 
-/// The centre and scale covariates are standardised with: the fitted patients' mean and
-/// sample standard deviation in a local fit, the pooled ones in a federated fit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Standardisation {
-    pub centre: Vec<f64>,
-    pub scale: Vec<f64>,
+pub use oncolens_core::newton::Standardisation;
+
+impl LikelihoodTerms for CoxTerms {
+    fn log_likelihood(&self) -> f64 {
+        self.log_likelihood
+    }
+    fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+    fn information(&self) -> &[f64] {
+        &self.information
+    }
 }
 
-impl Standardisation {
-    /// Mean and sample standard deviation (n - 1) of each covariate of `data`.
-    pub fn of(data: &SurvivalData) -> Self {
-        let n = data.len() as f64;
-        let (centre, scale) = data
-            .columns
-            .iter()
-            .map(|c| {
-                let m = c.iter().sum::<f64>() / n;
-                let var = c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
-                (m, var.sqrt())
-            })
-            .unzip();
-        Self { centre, scale }
-    }
+fn check(standardisation: &Standardisation, d: usize) -> Result<(), SurvivalError> {
+    standardisation
+        .problem(d)
+        .map_or(Ok(()), |p| Err(SurvivalError::Option(p)))
+}
 
-    fn check(&self, d: usize) -> Result<(), SurvivalError> {
-        if self.centre.len() != d || self.scale.len() != d {
-            return Err(SurvivalError::Length {
-                what: "covariates, centre and scale".into(),
-                lengths: vec![d, self.centre.len(), self.scale.len()],
-            });
+/// Standardised covariates of `data`, row by row.
+fn standardise(standardisation: &Standardisation, data: &SurvivalData) -> Vec<f64> {
+    let (n, d) = (data.len(), data.names.len());
+    let mut z = vec![0.0; n * d];
+    for (j, column) in data.columns.iter().enumerate() {
+        for (i, v) in column.iter().enumerate() {
+            z[i * d + j] = (v - standardisation.centre[j]) / standardisation.scale[j];
         }
-        if self
-            .centre
-            .iter()
-            .chain(&self.scale)
-            .any(|v| !v.is_finite())
-            || self.scale.iter().any(|&s| s <= 0.0)
-        {
-            return Err(SurvivalError::Option(
-                "centre and scale must be finite, and scale > 0".into(),
-            ));
-        }
-        Ok(())
     }
-
-    /// Standardised covariates, row by row.
-    fn apply(&self, data: &SurvivalData) -> Vec<f64> {
-        let (n, d) = (data.len(), data.names.len());
-        let mut z = vec![0.0; n * d];
-        for (j, column) in data.columns.iter().enumerate() {
-            for (i, v) in column.iter().enumerate() {
-                z[i * d + j] = (v - self.centre[j]) / self.scale[j];
-            }
-        }
-        z
-    }
+    z
 }
 
 /// Rows of each stratum, by decreasing time.
@@ -258,13 +233,13 @@ pub fn cox_terms(
     ties: Ties,
 ) -> Result<CoxTerms, SurvivalError> {
     let d = data.names.len();
-    standardisation.check(d)?;
+    check(standardisation, d)?;
     if beta.len() != d || beta.iter().any(|b| !b.is_finite()) {
         return Err(SurvivalError::Option(format!(
             "beta must hold {d} finite numbers"
         )));
     }
-    let z = standardisation.apply(data);
+    let z = standardise(standardisation, data);
     Ok(partial_likelihood(
         data,
         &strata_orders(data),
@@ -428,67 +403,32 @@ pub fn maximise_partial_likelihood<E: From<SurvivalError>>(
         }
         Ok(t)
     };
-
-    let mut beta = vec![0.0; d];
-    let mut terms = penalised(&beta)?;
-    let null_log_likelihood = terms.log_likelihood;
-    let mut iterations = 0;
-    loop {
-        if iterations == options.max_iterations {
-            let largest = (0..d)
-                .max_by(|&a, &b| beta[a].abs().total_cmp(&beta[b].abs()))
-                .map(|j| format!("{} (standardised {:.3})", names[j], beta[j]))
-                .unwrap_or_default();
-            return Err(SurvivalError::NotConverged {
-                iterations,
-                largest,
-            }
-            .into());
+    let start = penalised(&vec![0.0; d])?;
+    let null_log_likelihood = start.log_likelihood;
+    let newton = NewtonOptions {
+        max_iterations: options.max_iterations,
+        tolerance: options.tolerance,
+    };
+    let result = newton::maximise(vec![0.0; d], start, newton, penalised).map_err(|e| match e {
+        NewtonError::Evaluate(e) => e,
+        NewtonError::Singular { iteration } => SurvivalError::Singular { iteration }.into(),
+        NewtonError::NotConverged { iterations } => {
+            SurvivalError::NotConverged { iterations }.into()
         }
-        iterations += 1;
-        let singular = SurvivalError::Singular {
-            iteration: iterations,
-        };
-        let step = solve(terms.information.clone(), terms.gradient.clone(), d).ok_or(singular)?;
-        // Newton step, halved while it lowers the likelihood (far from the optimum).
-        let mut size = 1.0;
-        let (next_beta, next) = loop {
-            let candidate: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + size * s).collect();
-            let t = penalised(&candidate)?;
-            let ll = t.log_likelihood;
-            if ll.is_finite() && ll >= terms.log_likelihood - 1e-12 * terms.log_likelihood.abs()
-                || size < 1e-6
-            {
-                break (candidate, t);
-            }
-            size /= 2.0;
-        };
-        let moved = step.iter().fold(0.0f64, |m, s| m.max((size * s).abs()));
-        beta = next_beta;
-        terms = next;
-        if !terms.log_likelihood.is_finite() {
-            return Err(SurvivalError::Singular {
-                iteration: iterations,
-            }
-            .into());
-        }
-        if moved < options.tolerance {
-            break;
-        }
-    }
+    })?;
     // A hazard ratio of e^SEPARATION per standard deviation is no estimate: the likelihood
     // rose along a direction without a maximum until its steps vanished in rounding.
-    if let Some(j) = (0..d).find(|&j| beta[j].abs() > SEPARATION) {
+    if let Some(j) = (0..d).find(|&j| result.beta[j].abs() > SEPARATION) {
         return Err(SurvivalError::Separation {
             covariate: names[j].clone(),
         }
         .into());
     }
     Ok(CoxMaximum {
-        beta,
-        terms,
+        beta: result.beta,
+        terms: result.terms,
         null_log_likelihood,
-        iterations,
+        iterations: result.iterations,
     })
 }
 
@@ -508,7 +448,7 @@ pub struct FitContext<'a> {
 pub fn summarise(max: &CoxMaximum, context: FitContext<'_>) -> Result<CoxFit, SurvivalError> {
     let d = context.names.len();
     let sds = &context.standardisation.scale;
-    context.standardisation.check(d)?;
+    check(context.standardisation, d)?;
     // Covariance on the standardised scale, then per unit of each covariate.
     let mut covariance = vec![vec![0.0; d]; d];
     for j in 0..d {
@@ -590,8 +530,8 @@ pub fn fit_cox(data: &SurvivalData, options: &CoxOptions) -> Result<CoxFit, Surv
             });
         }
     }
-    let standardisation = Standardisation::of(data);
-    let z = standardisation.apply(data);
+    let standardisation = Standardisation::of_columns(&data.columns);
+    let z = standardise(&standardisation, data);
     let orders = strata_orders(data);
     let max =
         maximise_partial_likelihood::<SurvivalError>(&data.names, data.len(), options, |beta| {

@@ -24,9 +24,9 @@ pub enum SurvivalError {
     )]
     Singular { iteration: usize },
     #[error(
-        "no convergence in {iterations} Newton steps (largest coefficient: {largest}); a covariate may separate the events (monotone likelihood): try --penalizer"
+        "no convergence in {iterations} Newton steps; a covariate may separate the events (monotone likelihood): try --penalizer"
     )]
-    NotConverged { iterations: usize, largest: String },
+    NotConverged { iterations: usize },
     #[error(
         "the coefficient of {covariate} diverges: it separates the events (monotone likelihood, no finite estimate); use a penalizer"
     )]
