@@ -270,16 +270,14 @@ pub fn federated_cox<E: std::fmt::Display>(
             pairs.comparable += c.comparable;
         }
     }
-    let concordance = Concordance {
-        index: if pairs.comparable == 0 {
-            f64::NAN
-        } else {
-            (pairs.concordant as f64 + pairs.tied as f64 / 2.0) / pairs.comparable as f64
-        },
-        concordant: pairs.concordant,
-        tied: pairs.tied,
-        comparable: pairs.comparable,
-    };
+    // No comparable pair at any station: an undefined index, not a failed fit.
+    let concordance = Concordance::from_counts(pairs.concordant, pairs.tied, pairs.comparable)
+        .unwrap_or(Concordance {
+            index: f64::NAN,
+            concordant: 0,
+            tied: 0,
+            comparable: 0,
+        });
     Ok(summarise(
         &max,
         FitContext {

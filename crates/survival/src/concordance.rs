@@ -21,6 +21,21 @@ pub struct Concordance {
     pub comparable: u64,
 }
 
+impl Concordance {
+    /// The index of pair counts; no comparable pair is an error.
+    pub fn from_counts(concordant: u64, tied: u64, comparable: u64) -> Result<Self, SurvivalError> {
+        if comparable == 0 {
+            return Err(SurvivalError::NoComparablePairs);
+        }
+        Ok(Concordance {
+            index: (concordant as f64 + tied as f64 / 2.0) / comparable as f64,
+            concordant,
+            tied,
+            comparable,
+        })
+    }
+}
+
 /// Concordance of `predicted_survival` (higher = expected to live longer, e.g. a predicted
 /// survival time) with the observed `time` and `event` (true = the event was observed).
 ///
@@ -69,15 +84,7 @@ pub fn concordance_index(
             }
         }
     }
-    if comparable == 0 {
-        return Err(SurvivalError::NoComparablePairs);
-    }
-    Ok(Concordance {
-        index: (concordant as f64 + tied as f64 / 2.0) / comparable as f64,
-        concordant,
-        tied,
-        comparable,
-    })
+    Concordance::from_counts(concordant, tied, comparable)
 }
 
 /// [`concordance_index`] counted within strata only (pairs from two strata are not compared)
@@ -114,15 +121,7 @@ pub fn concordance_within_strata(
             Err(other) => return Err(other),
         }
     }
-    if comparable == 0 {
-        return Err(SurvivalError::NoComparablePairs);
-    }
-    Ok(Concordance {
-        index: (concordant as f64 + tied as f64 / 2.0) / comparable as f64,
-        concordant,
-        tied,
-        comparable,
-    })
+    Concordance::from_counts(concordant, tied, comparable)
 }
 
 /// [`concordance_index`] of a risk score (higher = earlier event): the score negated.
