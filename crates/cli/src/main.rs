@@ -16,6 +16,7 @@ mod radiogenomics;
 mod radiomics;
 mod radiomics_region;
 mod remote_fit;
+mod stain;
 mod station;
 mod survival;
 
@@ -90,6 +91,9 @@ enum Command {
     /// stations without moving rows: odds ratios, Wald and likelihood-ratio tests; equal to
     /// statsmodels.
     Logistic(logistic::LogisticArgs),
+    /// H&E stain normalisation (Macenko or Reinhard) of a tile or a folder of tiles onto a
+    /// reference tile; equal to torchstain. Writes PNG (and the separated stains with --stains).
+    StainNormalise(stain::StainArgs),
 }
 
 #[derive(clap::Args)]
@@ -285,6 +289,7 @@ fn main() -> ExitCode {
         Command::Survival(args) => survival::run(args),
         Command::Radiogenomics(args) => radiogenomics::run(args),
         Command::Logistic(args) => logistic::run(args),
+        Command::StainNormalise(args) => stain::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

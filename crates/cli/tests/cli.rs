@@ -53,6 +53,7 @@ fn help_lists_every_command() {
         "survival",
         "logistic",
         "radiogenomics",
+        "stain-normalise",
     ] {
         assert!(stdout(&o).contains(cmd), "--help does not mention {cmd}");
     }
@@ -1465,4 +1466,48 @@ fn logistic_fits_a_table_like_statsmodels_and_names_a_bad_cell() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn stain_normalise_writes_tiles_and_names_a_missing_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/pathology");
+    let out = dir.path().join("normalised");
+    let o = oncolens(&[
+        "stain-normalise",
+        "--input",
+        fixtures.join("source.png").to_str().unwrap(),
+        "--reference",
+        fixtures.join("target.png").to_str().unwrap(),
+        "--stains",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The CLI's tile is the library's, which equals torchstain's (crates/pathology/tests).
+    let ours = oncolens_pathology::RgbImage::read(&out.join("source.png")).unwrap();
+    let reference = oncolens_pathology::macenko::fit(
+        &oncolens_pathology::RgbImage::read(&fixtures.join("target.png")).unwrap(),
+        &Default::default(),
+    )
+    .unwrap();
+    let expected = oncolens_pathology::macenko::normalise(
+        &oncolens_pathology::RgbImage::read(&fixtures.join("source.png")).unwrap(),
+        &reference,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(ours, expected.image);
+    assert!(out.join("source_hematoxylin.png").is_file() && out.join("source_eosin.png").is_file());
+    let o = oncolens(&[
+        "stain-normalise",
+        "--input",
+        fixtures.join("source.png").to_str().unwrap(),
+        "--method",
+        "reinhard",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("needs --reference"), "{}", stderr(&o));
 }
