@@ -16,6 +16,7 @@ mod radiogenomics;
 mod radiomics;
 mod radiomics_region;
 mod remote_fit;
+mod slide;
 mod stain;
 mod station;
 mod survival;
@@ -94,6 +95,9 @@ enum Command {
     /// H&E stain normalisation (Macenko or Reinhard) of a tile or a folder of tiles onto a
     /// reference tile; equal to torchstain. Writes PNG (and the separated stains with --stains).
     StainNormalise(stain::StainArgs),
+    /// A whole-slide image (tiled pyramidal TIFF, Aperio SVS): its levels, pixel size and
+    /// associated images; with --tiles, its tissue tiles at a chosen resolution as PNG.
+    Slide(slide::SlideArgs),
 }
 
 #[derive(clap::Args)]
@@ -290,6 +294,7 @@ fn main() -> ExitCode {
         Command::Radiogenomics(args) => radiogenomics::run(args),
         Command::Logistic(args) => logistic::run(args),
         Command::StainNormalise(args) => stain::run(args),
+        Command::Slide(args) => slide::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

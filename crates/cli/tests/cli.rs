@@ -54,6 +54,7 @@ fn help_lists_every_command() {
         "logistic",
         "radiogenomics",
         "stain-normalise",
+        "slide",
     ] {
         assert!(stdout(&o).contains(cmd), "--help does not mention {cmd}");
     }
@@ -1510,4 +1511,46 @@ fn stain_normalise_writes_tiles_and_names_a_missing_reference() {
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("needs --reference"), "{}", stderr(&o));
+}
+
+#[test]
+fn slide_lists_levels_and_writes_tissue_tiles() {
+    let root = std::env::var("ONCOLENS_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let svs = root.join("pathology_wsi/cmu-1-small-region.svs");
+    // Not a slide: named.
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/pathology/source.png");
+    let o = oncolens(&["slide", png.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("source.png"), "{}", stderr(&o));
+    if !svs.is_file() {
+        eprintln!("skipped: {} not found", svs.display());
+        return;
+    }
+    let o = oncolens(&["slide", svs.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["levels"][0]["width"], 2220);
+    assert_eq!(v["objective_power"], 20.0);
+    let dir = tempfile::tempdir().unwrap();
+    let o = oncolens(&[
+        "slide",
+        svs.to_str().unwrap(),
+        "--tiles",
+        dir.path().to_str().unwrap(),
+        "--mpp",
+        "1.0",
+        "--size",
+        "128",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(dir.path().join("tiles.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let file = row.split(',').next().unwrap();
+        let tile = oncolens_pathology::RgbImage::read(&dir.path().join(file)).unwrap();
+        assert_eq!((tile.width, tile.height), (128, 128));
+    }
 }

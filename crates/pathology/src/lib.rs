@@ -12,7 +12,10 @@
 //! - [`reinhard`]: Reinhard et al. (2001): each LAB channel standardised to the reference's
 //!   mean and standard deviation.
 //!
-//! Both equal torchstain 1.3 (numpy backend, the HistomicsTK/StainTools formulations) on real
+//! - [`slide`]: whole-slide images (tiled pyramidal TIFF, Aperio SVS): levels, pixel size,
+//!   associated images, regions as OpenSlide reads them, tissue tiles at a chosen resolution.
+//!
+//! The normalisers equal torchstain 1.3 (numpy backend, the HistomicsTK/StainTools formulations) on real
 //! CRC-VAL-HE-7K tiles (`fixtures/pathology/`).
 
 use std::path::Path;
@@ -21,6 +24,7 @@ use thiserror::Error;
 
 pub mod macenko;
 pub mod reinhard;
+pub mod slide;
 
 #[derive(Debug, Error)]
 pub enum PathologyError {
