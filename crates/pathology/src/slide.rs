@@ -6,7 +6,8 @@
 //! thumbnail, and pages whose description says `label` or `macro` are those images. Aperio's
 //! description gives the pixel size (`MPP`, µm) and the scanning objective (`AppMag`).
 //! Tiles compressed with JPEG (Aperio's usual), LZW, Deflate or none are decoded by the `tiff`
-//! crate; Aperio's JPEG 2000 tiles (compression 33003/33005) are refused with their name.
+//! crate; Aperio's JPEG 2000 RGB tiles (compression 33005) by `jpeg2k` over openjp2 (pure Rust);
+//! JPEG 2000 YCbCr tiles (33003) are refused with their name.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -134,10 +135,50 @@ impl Slide {
 
     /// The `width` x `height` pixels of `level` whose top-left corner is at level-0
     /// coordinates (`x`, `y`), as OpenSlide's `read_region`; outside the slide is white.
+    ///
+    /// Above level 0 a level-0 position falls between the level's pixels (`x / downsample`
+    /// is fractional); like OpenSlide the region is then interpolated bilinearly at that
+    /// position.
     pub fn read_region(
         &self,
         x: i64,
         y: i64,
+        level: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<RgbImage, PathologyError> {
+        let ds = self.levels.get(level).map_or(1.0, |l| l.downsample);
+        let (px, py) = (x as f64 / ds, y as f64 / ds);
+        let (lx, ly) = (px.floor() as i64, py.floor() as i64);
+        let (fx, fy) = (px - lx as f64, py - ly as f64);
+        if fx < 1e-9 && fy < 1e-9 {
+            return self.read_level(lx, ly, level, width, height);
+        }
+        let src = self.read_level(lx, ly, level, width + 1, height + 1)?;
+        let at = |c: u32, r: u32| src.pixels[(r * (width + 1) + c) as usize];
+        let pixels = (0..height)
+            .flat_map(|r| (0..width).map(move |c| (c, r)))
+            .map(|(c, r)| {
+                let (p00, p10, p01, p11) = (at(c, r), at(c + 1, r), at(c, r + 1), at(c + 1, r + 1));
+                std::array::from_fn(|k| {
+                    let top = f64::from(p00[k]) * (1.0 - fx) + f64::from(p10[k]) * fx;
+                    let bottom = f64::from(p01[k]) * (1.0 - fx) + f64::from(p11[k]) * fx;
+                    (top * (1.0 - fy) + bottom * fy).round() as u8
+                })
+            })
+            .collect();
+        Ok(RgbImage {
+            width,
+            height,
+            pixels,
+        })
+    }
+
+    /// The `width` x `height` pixels of `level` from its pixel (`lx`, `ly`); outside is white.
+    fn read_level(
+        &self,
+        lx: i64,
+        ly: i64,
         level: usize,
         width: u32,
         height: u32,
@@ -148,20 +189,33 @@ impl Slide {
                 format!("no level {level} (slide has {})", self.levels.len()),
             )
         })?;
-        if matches!(l.compression, 33003 | 33005) {
+        if l.compression == 33003 {
             return Err(err(
                 &self.path,
                 format!(
-                    "level {level} holds Aperio JPEG 2000 tiles (compression {}), which are not supported yet",
-                    l.compression
+                    "level {level} holds Aperio JPEG 2000 YCbCr tiles (compression 33003), which are not supported yet"
                 ),
             ));
         }
         let mut d = decoder(&self.path)?;
         d.seek_to_image(l.page).map_err(|e| err(&self.path, e))?;
-        // The region's top-left in this level's pixels.
-        let lx = (x as f64 / l.downsample).floor() as i64;
-        let ly = (y as f64 / l.downsample).floor() as i64;
+        // Aperio's JPEG 2000 RGB tiles: the raw codestream of each tile, decoded here.
+        let j2k = if l.compression == 33005 {
+            let offsets = d
+                .get_tag_u64_vec(Tag::TileOffsets)
+                .map_err(|e| err(&self.path, e))?;
+            let counts = d
+                .get_tag_u64_vec(Tag::TileByteCounts)
+                .map_err(|e| err(&self.path, e))?;
+            Some((
+                offsets,
+                counts,
+                File::open(&self.path).map_err(|e| err(&self.path, e))?,
+            ))
+        } else {
+            None
+        };
+        let mut j2k = j2k;
         let mut out = RgbImage {
             width,
             height,
@@ -180,13 +234,23 @@ impl Slide {
         for ty in y_start / th..=(y_end - 1) / th {
             for tx in x_start / tw..=(x_end - 1) / tw {
                 let index = (ty * tiles_across + tx) as u32;
-                let tile = match d.read_chunk(index).map_err(|e| err(&self.path, e))? {
-                    DecodingResult::U8(v) => v,
-                    _ => return Err(err(&self.path, "tiles are not 8-bit")),
+                let (tile, cw, ch) = match &mut j2k {
+                    Some((offsets, counts, file)) => {
+                        let (w, h, pixels) =
+                            read_j2k_tile(file, offsets, counts, index as usize)
+                                .map_err(|m| err(&self.path, format!("tile {index}: {m}")))?;
+                        (pixels, i64::from(w), i64::from(h))
+                    }
+                    None => {
+                        let tile = match d.read_chunk(index).map_err(|e| err(&self.path, e))? {
+                            DecodingResult::U8(v) => v,
+                            _ => return Err(err(&self.path, "tiles are not 8-bit")),
+                        };
+                        // Edge tiles come cropped to the image.
+                        let (cw, ch) = d.chunk_data_dimensions(index);
+                        (tile, i64::from(cw), i64::from(ch))
+                    }
                 };
-                // Edge tiles come cropped to the image; samples per pixel from the length.
-                let (cw, ch) = d.chunk_data_dimensions(index);
-                let (cw, ch) = (i64::from(cw), i64::from(ch));
                 let spp = tile.len() / (cw * ch).max(1) as usize;
                 if spp < 3 {
                     return Err(err(&self.path, "tiles are not RGB"));
@@ -236,6 +300,41 @@ impl Slide {
             pixels: data.chunks_exact(spp).map(|p| [p[0], p[1], p[2]]).collect(),
         })
     }
+}
+
+/// One JPEG 2000 tile: its codestream read from the file and decoded to interleaved RGB.
+fn read_j2k_tile(
+    file: &mut File,
+    offsets: &[u64],
+    counts: &[u64],
+    index: usize,
+) -> Result<(u32, u32, Vec<u8>), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (Some(&offset), Some(&count)) = (offsets.get(index), counts.get(index)) else {
+        return Err("no such tile".into());
+    };
+    let mut bytes = vec![0u8; usize::try_from(count).map_err(|e| e.to_string())?];
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    let image = jpeg2k::Image::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let components = image.components();
+    if components.len() < 3 {
+        return Err(format!("{} components, not RGB", components.len()));
+    }
+    let (w, h) = (components[0].width(), components[0].height());
+    let planes: Vec<Vec<u8>> = components[..3]
+        .iter()
+        .map(|c| c.data_u8().collect())
+        .collect();
+    let n = (w * h) as usize;
+    if planes.iter().any(|p| p.len() != n) {
+        return Err("components of different sizes".into());
+    }
+    let pixels = (0..n)
+        .flat_map(|i| [planes[0][i], planes[1][i], planes[2][i]])
+        .collect();
+    Ok((w, h, pixels))
 }
 
 /// Otsu's threshold of 8-bit values: the level that maximises the between-class variance.
