@@ -380,6 +380,9 @@ pub fn tissue_mask(image: &RgbImage) -> Vec<bool> {
     saturation.iter().map(|&s| s > t).collect()
 }
 
+/// Largest level read whole to find the tissue on (16 million pixels, 48 MB of RGB).
+const MAX_OVERVIEW_PIXELS: u64 = 16_000_000;
+
 /// Where the tiles of a slide are, at one resolution.
 #[derive(Debug, Clone, Serialize)]
 pub struct TileGrid {
@@ -440,12 +443,36 @@ impl Slide {
             .map_or(0, |(i, _)| i);
         let read_size =
             ((f64::from(size) * factor / self.levels[level].downsample).round() as u32).max(1);
-        // Tissue on the smallest level, read whole.
-        let small = self.levels.len() - 1;
-        let s = &self.levels[small];
-        let overview = self.read_region(0, 0, small, s.width, s.height)?;
-        let mask = tissue_mask(&overview);
+        // Tissue on an overview: the smallest level, or the thumbnail when that level is too
+        // large to read whole (a single-level slide of 50 000 pixels a side).
         let base = &self.levels[0];
+        let small = &self.levels[self.levels.len() - 1];
+        let overview = if u64::from(small.width) * u64::from(small.height) <= MAX_OVERVIEW_PIXELS {
+            self.read_region(0, 0, self.levels.len() - 1, small.width, small.height)?
+        } else if self.associated.iter().any(|(n, _)| n == "thumbnail") {
+            self.associated_image("thumbnail")?
+        } else {
+            return Err(err(
+                &self.path,
+                format!(
+                    "no level small enough to find the tissue on (smallest {} x {}) and no thumbnail",
+                    small.width, small.height
+                ),
+            ));
+        };
+        let mask = tissue_mask(&overview);
+        // The overview's size in level-0 pixels per pixel, as a level's downsample.
+        let s = Level {
+            page: 0,
+            width: overview.width,
+            height: overview.height,
+            tile_width: 0,
+            tile_height: 0,
+            downsample: (f64::from(base.width) / f64::from(overview.width)
+                + f64::from(base.height) / f64::from(overview.height))
+                / 2.0,
+            compression: 0,
+        };
         let step = (f64::from(size) * factor).round() as i64;
         let mut tiles = Vec::new();
         let mut grid_tiles = 0;
@@ -455,9 +482,11 @@ impl Slide {
             while x + step <= i64::from(base.width) {
                 grid_tiles += 1;
                 // The tile's footprint on the overview.
-                let to = |v: i64| (v as f64 / s.downsample) as i64;
-                let (x0, x1) = (to(x), to(x + step).min(i64::from(s.width)).max(to(x) + 1));
-                let (y0, y1) = (to(y), to(y + step).min(i64::from(s.height)).max(to(y) + 1));
+                let to =
+                    |v: i64, size: u32| ((v as f64 / s.downsample) as i64).min(i64::from(size) - 1);
+                let (x0, y0) = (to(x, s.width), to(y, s.height));
+                let x1 = (to(x + step, s.width) + 1).max(x0 + 1);
+                let y1 = (to(y + step, s.height) + 1).max(y0 + 1);
                 let mut inside = 0usize;
                 let mut all = 0usize;
                 for yy in y0..y1 {
