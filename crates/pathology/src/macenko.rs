@@ -49,53 +49,6 @@ fn optical_density(pixels: &[[u8; 3]], io: f64) -> Vec<[f64; 3]> {
         .collect()
 }
 
-/// Eigenvalues (ascending) and unit eigenvectors (columns) of a symmetric 3x3 matrix, by
-/// cyclic Jacobi rotations.
-fn symmetric_eigen(mut a: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
-    let mut v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
-    for _ in 0..100 {
-        let off = a[0][1].abs() + a[0][2].abs() + a[1][2].abs();
-        if off < 1e-300 {
-            break;
-        }
-        for (p, q) in [(0, 1), (0, 2), (1, 2)] {
-            if a[p][q] == 0.0 {
-                continue;
-            }
-            let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
-            let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-            let t = if theta == 0.0 { 1.0 } else { t };
-            let c = 1.0 / (t * t + 1.0).sqrt();
-            let s = t * c;
-            for row in &mut a {
-                let (akp, akq) = (row[p], row[q]);
-                row[p] = c * akp - s * akq;
-                row[q] = s * akp + c * akq;
-            }
-            let (row_p, row_q) = (a[p], a[q]);
-            for k in 0..3 {
-                a[p][k] = c * row_p[k] - s * row_q[k];
-                a[q][k] = s * row_p[k] + c * row_q[k];
-            }
-            for row in &mut v {
-                let (vp, vq) = (row[p], row[q]);
-                row[p] = c * vp - s * vq;
-                row[q] = s * vp + c * vq;
-            }
-        }
-    }
-    let mut order = [0usize, 1, 2];
-    order.sort_by(|&i, &j| a[i][i].total_cmp(&a[j][j]));
-    let values = order.map(|i| a[i][i]);
-    let mut vectors = [[0.0; 3]; 3];
-    for (col, &i) in order.iter().enumerate() {
-        for r in 0..3 {
-            vectors[r][col] = v[r][i];
-        }
-    }
-    (values, vectors)
-}
-
 /// Concentrations `[h, e]` of every pixel: the least-squares unmixing of its optical density.
 fn concentrations(od: &[[f64; 3]], h: &[f64; 3], e: &[f64; 3]) -> Vec<[f64; 2]> {
     let dot = |a: &[f64; 3], b: &[f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
@@ -142,7 +95,7 @@ fn estimate(
             *v /= n - 1.0;
         }
     }
-    let (_, vectors) = symmetric_eigen(cov);
+    let (_, vectors) = oncolens_core::linalg::symmetric_eigen3(cov);
     // The plane of the two largest principal directions; the largest oriented along the
     // tissue (optical densities are positive), which makes the angles sign-independent.
     let mut v1: [f64; 3] = std::array::from_fn(|r| vectors[r][1]);
@@ -237,19 +190,6 @@ pub fn normalise(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jacobi_diagonalises() {
-        let a = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]];
-        let (values, v) = symmetric_eigen(a);
-        assert!(values[0] <= values[1] && values[1] <= values[2]);
-        for k in 0..3 {
-            for r in 0..3 {
-                let av: f64 = (0..3).map(|c| a[r][c] * v[c][k]).sum();
-                assert!((av - values[k] * v[r][k]).abs() < 1e-12);
-            }
-        }
-    }
 
     #[test]
     fn a_blank_tile_is_refused() {

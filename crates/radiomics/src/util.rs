@@ -33,49 +33,10 @@ pub fn mean(values: &[f64]) -> f64 {
     }
 }
 
-/// Eigenvalues of a symmetric 3×3 matrix, descending (cyclic Jacobi rotations: exact enough
-/// for covariance matrices and free of the branch cuts of the closed-form solution).
+/// Eigenvalues of a symmetric 3×3 matrix, descending (`oncolens_core::linalg::symmetric_eigen3`).
 pub fn symmetric_eigenvalues(m: [[f64; 3]; 3]) -> [f64; 3] {
-    let mut a = m;
-    for _ in 0..50 {
-        let off = a[0][1].powi(2) + a[0][2].powi(2) + a[1][2].powi(2);
-        if off < 1e-30 {
-            break;
-        }
-        for (p, q) in [(0usize, 1usize), (0, 2), (1, 2)] {
-            if a[p][q].abs() < 1e-300 {
-                continue;
-            }
-            let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
-            let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-            let t = if theta == 0.0 { 1.0 } else { t };
-            let c = 1.0 / (t * t + 1.0).sqrt();
-            let s = t * c;
-            let mut r = [[0.0; 3]; 3];
-            for (i, row) in r.iter_mut().enumerate() {
-                row[i] = 1.0;
-            }
-            r[p][p] = c;
-            r[q][q] = c;
-            r[p][q] = s;
-            r[q][p] = -s;
-            // a = r^T a r
-            let mut tmp = [[0.0; 3]; 3];
-            for i in 0..3 {
-                for j in 0..3 {
-                    tmp[i][j] = (0..3).map(|k| a[i][k] * r[k][j]).sum();
-                }
-            }
-            for i in 0..3 {
-                for j in 0..3 {
-                    a[i][j] = (0..3).map(|k| r[k][i] * tmp[k][j]).sum();
-                }
-            }
-        }
-    }
-    let mut e = [a[0][0], a[1][1], a[2][2]];
-    e.sort_by(|x, y| y.total_cmp(x));
-    e
+    let (ascending, _) = oncolens_core::linalg::symmetric_eigen3(m);
+    [ascending[2], ascending[1], ascending[0]]
 }
 
 /// Builds features of one family from `(tag, IBSI code, PyRadiomics name, value)` rows; a
