@@ -14,6 +14,67 @@ pub trait LikelihoodTerms {
     fn information(&self) -> &[f64];
 }
 
+/// Plain [`LikelihoodTerms`]: what a data set (or a data station) returns at one point, and
+/// what several of them add up to when the log-likelihood is a sum over them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Terms {
+    pub log_likelihood: f64,
+    pub gradient: Vec<f64>,
+    /// Row-major `k × k`.
+    pub information: Vec<f64>,
+}
+
+/// Terms of different sizes cannot be added.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("terms of {ours} and {theirs} parameters cannot be added")]
+pub struct TermsMismatch {
+    pub ours: usize,
+    pub theirs: usize,
+}
+
+impl Terms {
+    /// The terms of nothing, the start of a sum, for `k` parameters.
+    pub fn zero(k: usize) -> Self {
+        Self {
+            log_likelihood: 0.0,
+            gradient: vec![0.0; k],
+            information: vec![0.0; k * k],
+        }
+    }
+
+    /// Adds another part's terms (a stratum's, a station's); sizes must agree.
+    pub fn add(&mut self, other: &Terms) -> Result<(), TermsMismatch> {
+        if other.gradient.len() != self.gradient.len()
+            || other.information.len() != self.information.len()
+        {
+            return Err(TermsMismatch {
+                ours: self.gradient.len(),
+                theirs: other.gradient.len(),
+            });
+        }
+        self.log_likelihood += other.log_likelihood;
+        for (a, b) in self.gradient.iter_mut().zip(&other.gradient) {
+            *a += b;
+        }
+        for (a, b) in self.information.iter_mut().zip(&other.information) {
+            *a += b;
+        }
+        Ok(())
+    }
+}
+
+impl LikelihoodTerms for Terms {
+    fn log_likelihood(&self) -> f64 {
+        self.log_likelihood
+    }
+    fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+    fn information(&self) -> &[f64] {
+        &self.information
+    }
+}
+
 /// Why the maximisation stopped without an estimate.
 #[derive(Debug)]
 pub enum NewtonError<E> {

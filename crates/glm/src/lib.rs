@@ -21,7 +21,7 @@
 //! ```
 
 use oncolens_core::linalg::solve;
-use oncolens_core::newton::{self, LikelihoodTerms, NewtonError, NewtonOptions};
+use oncolens_core::newton::{self, LikelihoodTerms, NewtonError, NewtonOptions, Terms};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 use thiserror::Error;
@@ -50,6 +50,8 @@ pub enum GlmError {
     Separation { covariate: String },
     #[error("no convergence in {iterations} Newton steps")]
     NotConverged { iterations: usize },
+    #[error(transparent)]
+    Terms(#[from] oncolens_core::newton::TermsMismatch),
     #[error("{0}")]
     Option(String),
 }
@@ -131,21 +133,19 @@ fn check(standardisation: &Standardisation, d: usize) -> Result<(), GlmError> {
 pub struct LogisticTerms {
     pub patients: u64,
     pub positives: u64,
-    pub log_likelihood: f64,
-    pub gradient: Vec<f64>,
-    /// Row-major `(d + 1) × (d + 1)`.
-    pub information: Vec<f64>,
+    #[serde(flatten)]
+    pub terms: Terms,
 }
 
 impl LikelihoodTerms for LogisticTerms {
     fn log_likelihood(&self) -> f64 {
-        self.log_likelihood
+        self.terms.log_likelihood
     }
     fn gradient(&self) -> &[f64] {
-        &self.gradient
+        &self.terms.gradient
     }
     fn information(&self) -> &[f64] {
-        &self.information
+        &self.terms.information
     }
 }
 
@@ -154,31 +154,15 @@ impl LogisticTerms {
         Self {
             patients: 0,
             positives: 0,
-            log_likelihood: 0.0,
-            gradient: vec![0.0; d + 1],
-            information: vec![0.0; (d + 1) * (d + 1)],
+            terms: Terms::zero(d + 1),
         }
     }
 
-    /// Adds another site's terms; lengths must agree.
+    /// Adds another site's terms; sizes must agree.
     pub fn add(&mut self, other: &LogisticTerms) -> Result<(), GlmError> {
-        if other.gradient.len() != self.gradient.len()
-            || other.information.len() != self.information.len()
-        {
-            return Err(GlmError::Length {
-                what: "gradients".into(),
-                lengths: vec![self.gradient.len(), other.gradient.len()],
-            });
-        }
+        self.terms.add(&other.terms)?;
         self.patients += other.patients;
         self.positives += other.positives;
-        self.log_likelihood += other.log_likelihood;
-        for (a, b) in self.gradient.iter_mut().zip(&other.gradient) {
-            *a += b;
-        }
-        for (a, b) in self.information.iter_mut().zip(&other.information) {
-            *a += b;
-        }
         Ok(())
     }
 }
@@ -217,13 +201,13 @@ pub fn logistic_terms(
         }
         let eta: f64 = x.iter().zip(beta).map(|(a, b)| a * b).sum();
         let y = f64::from(u8::from(data.outcome[i]));
-        t.log_likelihood += y * eta - softplus(eta);
+        t.terms.log_likelihood += y * eta - softplus(eta);
         let p = 1.0 / (1.0 + (-eta).exp());
         let w = p * (1.0 - p);
         for j in 0..=d {
-            t.gradient[j] += (y - p) * x[j];
+            t.terms.gradient[j] += (y - p) * x[j];
             for m in 0..=d {
-                t.information[j * (d + 1) + m] += w * x[j] * x[m];
+                t.terms.information[j * (d + 1) + m] += w * x[j] * x[m];
             }
         }
     }
@@ -250,10 +234,10 @@ pub fn maximise<E: From<GlmError>>(
 ) -> Result<Maximum, E> {
     let k = names.len() + 1;
     let start = evaluate(&vec![0.0; k])?;
-    if start.gradient.len() != k {
+    if start.terms.gradient.len() != k {
         return Err(GlmError::Length {
             what: "coefficients and the terms evaluated".into(),
-            lengths: vec![k, start.gradient.len()],
+            lengths: vec![k, start.terms.gradient.len()],
         }
         .into());
     }
@@ -346,9 +330,10 @@ pub fn summarise(
     for j in 0..k {
         let mut e = vec![0.0; k];
         e[j] = 1.0;
-        let column = solve(max.terms.information.clone(), e, k).ok_or(GlmError::Singular {
-            iteration: max.iterations,
-        })?;
+        let column =
+            solve(max.terms.terms.information.clone(), e, k).ok_or(GlmError::Singular {
+                iteration: max.iterations,
+            })?;
         for m in 0..k {
             inverse[m][j] = column[m];
         }
@@ -393,7 +378,7 @@ pub fn summarise(
     let (n, n1) = (max.terms.patients as f64, max.terms.positives as f64);
     let p1 = n1 / n;
     let null = n1 * p1.ln() + (n - n1) * (1.0 - p1).ln();
-    let ll = max.terms.log_likelihood;
+    let ll = max.terms.terms.log_likelihood;
     let lr = 2.0 * (ll - null);
     Ok(LogisticFit {
         patients: max.terms.patients as usize,
@@ -455,11 +440,14 @@ mod tests {
                 logistic_terms(&data, &s, &down).unwrap(),
             );
             assert!(
-                ((tu.log_likelihood - td.log_likelihood) / (2.0 * h) - t.gradient[j]).abs() < 1e-6
+                ((tu.terms.log_likelihood - td.terms.log_likelihood) / (2.0 * h)
+                    - t.terms.gradient[j])
+                    .abs()
+                    < 1e-6
             );
             for m in 0..2 {
-                let second = -(tu.gradient[m] - td.gradient[m]) / (2.0 * h);
-                assert!((second - t.information[j * 2 + m]).abs() < 1e-6);
+                let second = -(tu.terms.gradient[m] - td.terms.gradient[m]) / (2.0 * h);
+                assert!((second - t.terms.information[j * 2 + m]).abs() < 1e-6);
             }
         }
     }

@@ -238,7 +238,7 @@ pub fn federated_cox<E: std::fmt::Display>(
         for i in 0..stations.len() {
             let r: CoxTermsResult =
                 ask(stations, &mut submit, i, "cox_terms", args_at(beta, false))?;
-            total.add(&r.terms)?;
+            total.add(&r.terms).map_err(SurvivalError::from)?;
             patients += r.patients;
             events += r.events;
         }

@@ -6,7 +6,7 @@
 //! covariate's unit. Coefficients and their covariance are reported on the original scale.
 
 use oncolens_core::linalg::solve;
-use oncolens_core::newton::{self, LikelihoodTerms, NewtonError, NewtonOptions};
+use oncolens_core::newton::{self, NewtonError, NewtonOptions};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
@@ -140,58 +140,9 @@ impl CoxFit {
 /// The log partial likelihood, its gradient and its information (negative Hessian) at
 /// standardised coefficients: what a data station returns for one Newton step of a federated
 /// fit, and what several stations' answers add up to (strata: one per station).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CoxTerms {
-    pub log_likelihood: f64,
-    pub gradient: Vec<f64>,
-    /// Row-major `d × d`.
-    pub information: Vec<f64>,
-}
-
-impl CoxTerms {
-    /// Terms of no patient (the sum's start) for `d` covariates.
-    pub fn zero(d: usize) -> Self {
-        Self {
-            log_likelihood: 0.0,
-            gradient: vec![0.0; d],
-            information: vec![0.0; d * d],
-        }
-    }
-
-    /// Adds another stratum's terms (a station's answer); lengths must agree.
-    pub fn add(&mut self, other: &CoxTerms) -> Result<(), SurvivalError> {
-        if other.gradient.len() != self.gradient.len()
-            || other.information.len() != self.information.len()
-        {
-            return Err(SurvivalError::Length {
-                what: "gradients and information matrices".into(),
-                lengths: vec![self.gradient.len(), other.gradient.len()],
-            });
-        }
-        self.log_likelihood += other.log_likelihood;
-        for (a, b) in self.gradient.iter_mut().zip(&other.gradient) {
-            *a += b;
-        }
-        for (a, b) in self.information.iter_mut().zip(&other.information) {
-            *a += b;
-        }
-        Ok(())
-    }
-}
+pub type CoxTerms = oncolens_core::newton::Terms;
 
 pub use oncolens_core::newton::Standardisation;
-
-impl LikelihoodTerms for CoxTerms {
-    fn log_likelihood(&self) -> f64 {
-        self.log_likelihood
-    }
-    fn gradient(&self) -> &[f64] {
-        &self.gradient
-    }
-    fn information(&self) -> &[f64] {
-        &self.information
-    }
-}
 
 fn check(standardisation: &Standardisation, d: usize) -> Result<(), SurvivalError> {
     standardisation

@@ -31,6 +31,8 @@ pub enum SurvivalError {
         "the coefficient of {covariate} diverges: it separates the events (monotone likelihood, no finite estimate); use a penalizer"
     )]
     Separation { covariate: String },
+    #[error(transparent)]
+    Terms(#[from] oncolens_core::newton::TermsMismatch),
     #[error("{0}")]
     Option(String),
 }
